@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -22,42 +23,62 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-static void fsync_dir_of(const std::string& path) {
+void fsync_parent_dir(const std::string& path) {
   auto slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     ::fsync(fd);
     ::close(fd);
   }
 }
 
-void write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw_error(tmp, ": cannot create: ", std::strerror(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
+AtomicFile::AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp") {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_error(tmp_, ": cannot create: ", std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, c, std::min(n, size_t(1) << 30));
+    if (w < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw_error(tmp, ": write failed: ", std::strerror(e));
+      throw_error(tmp_, ": write failed: ", std::strerror(errno));
     }
-    off += size_t(n);
+    c += w;
+    n -= size_t(w);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw_error(tmp, ": fsync/close failed: ", std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+}
+
+void AtomicFile::commit() {
+  if (::fsync(fd_) != 0) throw_error(tmp_, ": fsync failed: ", std::strerror(errno));
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    throw_error(path, ": rename failed: ", std::strerror(e));
+    ::unlink(tmp_.c_str());
+    throw_error(tmp_, ": close failed: ", std::strerror(e));
   }
-  fsync_dir_of(path);
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp_.c_str());
+    throw_error(path_, ": rename failed: ", std::strerror(e));
+  }
+  fsync_parent_dir(path_);
+}
+
+void write_file_atomic(const std::string& path, const std::string& data) {
+  AtomicFile f(path);
+  f.write(data.data(), data.size());
+  f.commit();
 }
 
 bool file_exists(const std::string& path) {

@@ -1,13 +1,32 @@
 // Small file helpers shared by readers and writers.
 #pragma once
+#include <cstddef>
 #include <string>
 
 namespace zaya {
 
 std::string read_file(const std::string& path);  // throws zaya::Error naming the path
+
+// A file written as "<path>.tmp" and renamed over `path` by commit() after fsync (then the directory
+// is fsync'ed); removed if never committed. A crash never leaves a partial file at `path`.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* p, size_t n);
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
 // Writes `data` to path atomically: path.tmp, fsync, rename, fsync of the directory.
 void write_file_atomic(const std::string& path, const std::string& data);
 bool file_exists(const std::string& path);
+void fsync_parent_dir(const std::string& path);  // makes a rename or unlink in that directory durable
 std::string path_join(const std::string& a, const std::string& b);
 
 }  // namespace zaya

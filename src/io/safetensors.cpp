@@ -378,64 +378,6 @@ size_t entry_bytes(DType dtype, const std::vector<int64_t>& shape) {
   return n;
 }
 
-void fsync_parent(const std::string& path) {
-  int fd = ::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// A file written as "<path>.tmp" and renamed over `path` on commit(); removed if never committed.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_error(tmp_, ": cannot create: ", std::strerror(errno));
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(tmp_.c_str());
-    }
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* p, size_t n) {
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, c, std::min(n, size_t(1) << 30));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        throw_error(tmp_, ": write failed: ", std::strerror(errno));
-      }
-      c += w;
-      n -= size_t(w);
-    }
-  }
-  void commit() {
-    if (::fsync(fd_) != 0) throw_error(tmp_, ": fsync failed: ", std::strerror(errno));
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) {
-      int e = errno;
-      ::unlink(tmp_.c_str());
-      throw_error(tmp_, ": close failed: ", std::strerror(e));
-    }
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      int e = errno;
-      ::unlink(tmp_.c_str());
-      throw_error(path_, ": rename failed: ", std::strerror(e));
-    }
-    fsync_parent(path_);
-  }
-
- private:
-  std::string path_, tmp_;
-  int fd_ = -1;
-};
-
 }  // namespace
 
 void SafeTensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data) {
@@ -544,7 +486,7 @@ void SafeTensorsWriter::write_dir(const std::string& dir, size_t max_shard_bytes
     // A stale index from an earlier sharded write would take precedence over the new file.
     if (file_exists(index_path)) {
       if (::unlink(index_path.c_str()) != 0) throw_error(index_path, ": cannot remove stale index: ", std::strerror(errno));
-      fsync_parent(index_path);
+      fsync_parent_dir(index_path);
     }
     return;
   }
