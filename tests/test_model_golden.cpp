@@ -130,6 +130,17 @@ TEST_P(Golden, ChunkedPrefillAndDecodeEqualFullPass) {
   }
 }
 
+TEST_P(Golden, BatchOfUnequalPromptsEqualsSeparateRuns) {
+  auto m = load();
+  std::vector<int32_t> a(ids_.begin(), ids_.begin() + 5), b(ids_.begin() + T_, ids_.begin() + T_ + 11);
+  GenerateOptions go;
+  go.max_new_tokens = 9;
+  go.prefill_chunk = 4;
+  auto both = generate(*m, {a, b}, go);
+  EXPECT_EQ(both[0], generate(*m, {a}, go)[0]);
+  EXPECT_EQ(both[1], generate(*m, {b}, go)[0]);
+}
+
 const Case kCases[] = {
     {"g4", "native"},    {"g4", "legacy"},    {"g4", "native_sharded"}, {"g1odd", "native"},
     {"g1odd", "legacy"}, {"g2swa", "native"}, {"g2swa", "legacy"},

@@ -61,7 +61,9 @@ TEST(Ops, MatmulAllDtypesAndPaths) {
             for (int64_t k = 0; k < K; ++k) s += double(x[size_t(t * K + k)]) * wf[size_t(n * K + k)];
             ref[size_t(t * N + n)] = float(s);
             got[size_t(t * N + n)] = y[size_t(t * ldy + n)];
-            if (n == N - 1) EXPECT_EQ(y[size_t(t * ldy + N)], -7.0f) << "wrote past the row";
+            if (n == N - 1) {
+              EXPECT_EQ(y[size_t(t * ldy + N)], -7.0f) << "wrote past the row";
+            }
           }
         EXPECT_LT(rel_err(got, ref), 1e-6) << dtype_name(dt) << " T=" << T << " N=" << N << " K=" << K;
       }

@@ -1,0 +1,182 @@
+// Bad input to the `zaya` program: damaged checkpoints, configs and tokenizers must end with a clear
+// "error: ..." naming the file, tensor or field, and exit code 1 — never a crash or a stack dump.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/fileutil.h"
+#include "test_util.h"
+
+namespace zaya {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(ZAYA_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r{-1, {}};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+void expect_clean_error(const Result& r, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+  for (auto& s : needles) EXPECT_NE(r.out.find(s), std::string::npos) << "missing '" << s << "' in: " << r.out;
+}
+
+class CliErrors : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() / ("zaya_cli_" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  // A copy of the g4 golden model that a test then damages.
+  std::string model_copy(const std::string& name) {
+    std::string d = dir_ + "/" + name;
+    fs::copy(test::src_path("tests/data/golden/g4/native"), d, fs::copy_options::recursive);
+    return d;
+  }
+  // Rewrites the safetensors header of d/model.safetensors through `edit`, keeping the data.
+  void edit_header(const std::string& d, const std::function<void(json&)>& edit) {
+    std::string s = read_file(d + "/model.safetensors");
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(s[size_t(i)])) << (8 * i);
+    json h = json::parse(s.substr(8, n));
+    edit(h);
+    std::string nh = h.dump();
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[size_t(i)] = char((nh.size() >> (8 * i)) & 0xff);
+    write_file_atomic(d + "/model.safetensors", out + nh + s.substr(8 + n));
+  }
+  std::string logits(const std::string& d, const std::string& ids = "1,2,3") {
+    return "logits --model " + d + " --ids " + ids + " --out " + dir_ + "/out.npy";
+  }
+  std::string dir_;
+};
+
+TEST_F(CliErrors, WorkingModelWritesLogits) {
+  std::string d = model_copy("ok");
+  Result r = run(logits(d));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(file_exists(dir_ + "/out.npy"));
+}
+
+TEST_F(CliErrors, MissingDirectoryOrConfig) {
+  expect_clean_error(run(logits(dir_ + "/nothing")), {"config.json"});
+}
+
+TEST_F(CliErrors, TruncatedSafetensors) {
+  std::string d = model_copy("trunc");
+  for (size_t keep : {size_t(0), size_t(5), size_t(100), size_t(5000)}) {
+    std::string s = read_file(test::src_path("tests/data/golden/g4/native/model.safetensors"));
+    write_file_atomic(d + "/model.safetensors", s.substr(0, keep));
+    expect_clean_error(run(logits(d)), {"model.safetensors"});
+  }
+}
+
+TEST_F(CliErrors, MalformedHeader) {
+  std::string d = model_copy("badjson");
+  std::string bad = std::string("\x10\0\0\0\0\0\0\0", 8) + "{\"a\": [1, 2,,]}";
+  write_file_atomic(d + "/model.safetensors", bad);
+  expect_clean_error(run(logits(d)), {"model.safetensors"});
+}
+
+TEST_F(CliErrors, OutOfRangeOffsets) {
+  std::string d = model_copy("offsets");
+  edit_header(d, [](json& h) { h["model.norm.weight"]["data_offsets"] = {0, 1ull << 40}; });
+  expect_clean_error(run(logits(d)), {"model.safetensors", "model.norm.weight"});
+}
+
+TEST_F(CliErrors, UnknownDtype) {
+  std::string d = model_copy("dtype");
+  edit_header(d, [](json& h) { h["model.norm.weight"]["dtype"] = "Q7"; });
+  expect_clean_error(run(logits(d)), {"model.norm.weight", "Q7"});
+}
+
+TEST_F(CliErrors, MissingTensor) {
+  std::string d = model_copy("missing");
+  edit_header(d, [](json& h) { h.erase("model.layers.1.self_attn.o_proj.weight"); });
+  expect_clean_error(run(logits(d)), {"model.layers.1.self_attn.o_proj.weight", "missing"});
+}
+
+TEST_F(CliErrors, MisshapenTensor) {
+  std::string d = model_copy("shape");
+  // Same element count, transposed shape: only the model-level check can catch it.
+  edit_header(d, [](json& h) {
+    auto& t = h["model.layers.0.self_attn.o_proj.weight"];
+    auto s = t["shape"];
+    t["shape"] = {s[1], s[0]};
+  });
+  expect_clean_error(run(logits(d)), {"model.layers.0.self_attn.o_proj.weight", "shape"});
+}
+
+TEST_F(CliErrors, NanWeightsAreRejected) {
+  std::string d = model_copy("nan");
+  std::string s = read_file(d + "/model.safetensors");
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(s[size_t(i)])) << (8 * i);
+  json h = json::parse(s.substr(8, n));
+  uint64_t off = h["model.norm.weight"]["data_offsets"][0];
+  float nan = NAN;
+  std::memcpy(&s[8 + n + off], &nan, 4);
+  write_file_atomic(d + "/model.safetensors", s);
+  expect_clean_error(run(logits(d)), {"model.norm.weight", "NaN"});
+}
+
+TEST_F(CliErrors, InvalidConfigValues) {
+  std::string d = model_copy("config");
+  json c = json::parse(read_file(d + "/config.json"));
+  c["num_key_value_heads"] = 3;
+  write_file_atomic(d + "/config.json", c.dump());
+  expect_clean_error(run(logits(d)), {"config.json", "key/value heads"});
+  c["num_key_value_heads"] = "two";
+  write_file_atomic(d + "/config.json", c.dump());
+  expect_clean_error(run(logits(d)), {"config.json", "num_key_value_heads"});
+  write_file_atomic(d + "/config.json", "{\"hidden_size\": ");
+  expect_clean_error(run(logits(d)), {"config.json", "JSON"});
+}
+
+TEST_F(CliErrors, BadIds) {
+  std::string d = model_copy("ids");
+  expect_clean_error(run(logits(d, "1,x,3")), {"--ids", "'x'"});
+  expect_clean_error(run(logits(d, "5,100000")), {"100000", "vocabulary"});
+}
+
+TEST_F(CliErrors, BrokenTokenizer) {
+  std::string tj = read_file(test::src_path("tests/data/tokenizer/bytelevel/tokenizer.json"));
+  write_file_atomic(dir_ + "/tok.json", tj.substr(0, tj.size() / 2));
+  expect_clean_error(run("tokenize --tokenizer " + dir_ + "/tok.json --text hello"), {"tok.json"});
+  json j = json::parse(tj);
+  j["model"]["type"] = "Unigram";
+  write_file_atomic(dir_ + "/tok2.json", j.dump());
+  expect_clean_error(run("tokenize --tokenizer " + dir_ + "/tok2.json --text hello"), {"tok2.json", "Unigram"});
+}
+
+TEST_F(CliErrors, HelpOnEveryCommand) {
+  for (std::string c : {"", "generate", "tokenize", "logits", "mkckpt", "info", "bench"}) {
+    Result r = run(c + " --help");
+    EXPECT_EQ(r.code, 0) << c;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace zaya
