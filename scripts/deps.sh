@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages zaya needs to build and test (only those missing).
+set -euo pipefail
+PKGS=(cmake ninja-build g++ libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+      libbenchmark-dev)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
