@@ -17,6 +17,7 @@ struct BenchArgs {
   std::string model;
   int64_t prompt_len = 128, gen = 32, batch = 1, chunk = 512;
   int threads = 0, warmup = 1;
+  bool touch_all = false;
   uint64_t seed = 1;
 };
 
@@ -27,6 +28,12 @@ void run(const BenchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(a.model, lo);
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double touch_s = 0;
+  if (a.touch_all) {
+    auto t1 = std::chrono::steady_clock::now();
+    model->touch_weights();
+    touch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  }
   std::mt19937_64 g(a.seed);
   std::uniform_int_distribution<int32_t> tok(3, int32_t(model->config().vocab_size - 1));
   std::vector<std::vector<int32_t>> prompts(size_t(a.batch));
@@ -47,6 +54,7 @@ void run(const BenchArgs& a) {
                       {"gen", a.gen},
                       {"threads", a.threads},
                       {"load_s", load_s},
+                      {"touch_all_s", touch_s},
                       {"prefill_tokens", st.prefill_tokens},
                       {"prefill_s", st.prefill_seconds},
                       {"prefill_tok_s", st.prefill_tokens / st.prefill_seconds},
@@ -68,6 +76,7 @@ void register_bench(CLI::App& app) {
   c->add_option("--prefill-chunk", a->chunk, "Prompt tokens per prefill step")->check(CLI::Range(1, 1 << 20));
   c->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   c->add_option("--seed", a->seed, "Seed of the random prompt ids");
+  c->add_flag("--touch-all", a->touch_all, "Fault in every weight page before timing (RSS = whole model)");
   c->add_option("--warmup", a->warmup, "Untimed runs before the timed one")->check(CLI::Range(0, 100));
   c->callback([a] { run(*a); });
 }

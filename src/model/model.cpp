@@ -30,6 +30,16 @@ std::unique_ptr<Model> Model::load(const std::string& dir, const LoadOptions& op
   return m;
 }
 
+size_t Model::touch_weights() const {
+  size_t bytes = 0;
+  volatile uint8_t sink = 0;
+  for (auto& [name, t] : ckpt_->tensors()) {
+    for (size_t off = 0; off < t.nbytes; off += 4096) sink = sink + t.data[off];
+    bytes += t.nbytes;
+  }
+  return bytes;
+}
+
 std::string Model::skip_slot_note() const {
   if (!cfg_.use_skip_slot) return "router has no skip slot";
   // The skip slot S can win only if p_S + β_S > max_e (p_e + β_e); its best case is p_S → 1, so it

@@ -48,6 +48,10 @@ class Model {
   // Human-readable note on the skip slot: reachable in how many MoE layers, which semantics.
   std::string skip_slot_note() const;
 
+  // Reads one byte of every page of every checkpoint tensor, so the whole model is resident
+  // (benchmarks, or to pay the page-in cost up front). Returns the bytes covered.
+  size_t touch_weights() const;
+
   void forward(std::span<const SeqChunk> batch, float* logits, Workspace& ws, const ForwardOptions& opt = {}) const;
 
  private:
