@@ -4,10 +4,13 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <sstream>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/fileutil.h"
+#include "io/npy.h"
+#include "tokenizer/tokenizer.h"
 #include "test_util.h"
 
 namespace zaya {
@@ -77,6 +80,47 @@ TEST_F(CliErrors, WorkingModelWritesLogits) {
   Result r = run(logits(d));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(file_exists(dir_ + "/out.npy"));
+}
+
+TEST_F(CliErrors, LogitsCommandMatchesGolden) {
+  Checkpoint golden(test::src_path("tests/data/golden/g4/golden.safetensors"));
+  auto ids = test::tensor_i32(golden, "ids");
+  auto want = test::tensor_f32(golden, "logits");
+  const int64_t T = test::tensor_shape(golden, "ids")[1], V = 128;
+  std::string list;
+  for (int64_t t = 0; t < T; ++t) {
+    if (t) list += ",";
+    list += std::to_string(ids[size_t(t)]);
+  }
+  Result r = run("logits --model " + test::src_path("tests/data/golden/g4/legacy") + " --ids " + list + " --out " +
+                 dir_ + "/l.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<int64_t> shape;
+  auto got = read_npy_f32(dir_ + "/l.npy", &shape);
+  EXPECT_EQ(shape, (std::vector<int64_t>{T, V}));
+  EXPECT_LT(test::rel_err(got.data(), want.data(), size_t(T * V)), 1e-4);
+}
+
+TEST_F(CliErrors, TokenizeTextAndJsonl) {
+  std::string tj = test::src_path("tests/data/tokenizer/bytelevel/tokenizer.json");
+  Tokenizer tok = Tokenizer::from_file(tj);
+  std::vector<std::string> texts = {"Hello world!", "  two  spaces\tand a tab", "émoji 🚀 ok"};
+  std::string jsonl;
+  for (auto& t : texts) jsonl += json({{"text", t}}).dump() + "\n";
+  write_file_atomic(dir_ + "/in.jsonl", jsonl);
+  Result r = run("tokenize --tokenizer " + tj + " --jsonl " + dir_ + "/in.jsonl");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::istringstream lines(r.out);
+  std::string line;
+  for (auto& t : texts) {
+    ASSERT_TRUE(std::getline(lines, line));
+    EXPECT_EQ(json::parse(line)["ids"].get<std::vector<int32_t>>(), tok.encode(t)) << t;
+  }
+  Result one = run("tokenize --tokenizer " + tj + " --text 'Hello world!'");
+  ASSERT_EQ(one.code, 0) << one.out;
+  EXPECT_EQ(json::parse(one.out).get<std::vector<int32_t>>(), tok.encode("Hello world!"));
+  write_file_atomic(dir_ + "/bad.jsonl", "{\"text\": 1}\n");
+  expect_clean_error(run("tokenize --tokenizer " + tj + " --jsonl " + dir_ + "/bad.jsonl"), {"bad.jsonl:1"});
 }
 
 TEST_F(CliErrors, MissingDirectoryOrConfig) {
