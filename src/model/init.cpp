@@ -40,9 +40,8 @@ Kind kind_of(const std::string& n) {
   if (ends_with(n, "embed_tokens.weight")) return Kind::Embedding;
   if (ends_with(n, "balancing_biases")) return Kind::Balancing;
   if (ends_with(n, "qk_norm.temp") || ends_with(n, "qkv.temp")) return Kind::Temp;
-  if (ends_with(n, "_scale") || ends_with(n, "norm.weight") || ends_with(n, "rmsnorm_eda.weight") ||
-      ends_with(n, "norm.weight"))
-    return Kind::One;
+  // Norm weights (incl. input_norm, final_norm, router rmsnorm_eda) and every *_scale vector.
+  if (ends_with(n, "_scale") || ends_with(n, "norm.weight") || ends_with(n, "rmsnorm_eda.weight")) return Kind::One;
   if (ends_with(n, "_bias") || ends_with(n, ".bias")) return Kind::Zero;
   return Kind::Weight;
 }
