@@ -59,6 +59,7 @@ void run(const GenerateArgs& a) {
     for (size_t i = 0; i < outs.size(); ++i)
       std::printf("[%zu] %s%s\n", i, a.prompts[i].c_str(), tok.decode(outs[i], false).c_str());
   }
+  std::fflush(stdout);
   std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.2f tok/s)\n",
                (long long)st.prefill_tokens, st.prefill_seconds,
                st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0, (long long)st.decode_tokens,
