@@ -460,10 +460,13 @@ def encode_all(tok, docs):
 
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--gemma", default=os.path.join(ROOT, "..", "shared", "data", "gemma3", "tokenizer.json"))
     ap.add_argument("--target-bytes", type=int, default=1_300_000)
+    ap.add_argument("--out", default=OUT, help="output folder (the C++ test reads $ZAYA_TOKENIZER_DATA if set)")
     args = ap.parse_args()
+    OUT = args.out
     import tokenizers
     from tokenizers import Tokenizer
 
