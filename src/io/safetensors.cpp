@@ -380,7 +380,7 @@ size_t entry_bytes(DType dtype, const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-void SafeTensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data) {
+void SafeTensorsWriter::check_new(const std::string& name, DType dtype, const std::vector<int64_t>& shape) const {
   ZAYA_CHECK(!name.empty(), "SafeTensorsWriter: empty tensor name");
   ZAYA_CHECK(name != "__metadata__", "SafeTensorsWriter: '__metadata__' is not a valid tensor name");
   for (const Entry& e : entries_) ZAYA_CHECK(e.name != name, "SafeTensorsWriter: tensor ", q(name), " added twice");
@@ -391,17 +391,19 @@ void SafeTensorsWriter::add(const std::string& name, DType dtype, std::vector<in
   for (int64_t d : shape) numel_ok = numel_ok && !__builtin_mul_overflow(numel, d, &numel);
   ZAYA_CHECK(n != SIZE_MAX && numel_ok, "SafeTensorsWriter: tensor ", q(name), " shape ", shape_to_string(shape),
              " is too large");
-  ZAYA_CHECK(data != nullptr || n == 0, "SafeTensorsWriter: tensor ", q(name), " has no data");
+}
+
+void SafeTensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data) {
+  check_new(name, dtype, shape);
+  ZAYA_CHECK(data != nullptr || entry_bytes(dtype, shape) == 0, "SafeTensorsWriter: tensor ", q(name), " has no data");
   entries_.push_back({name, dtype, std::move(shape), data, nullptr});
 }
 
 void SafeTensorsWriter::add_generated(const std::string& name, DType dtype, std::vector<int64_t> shape,
                                       Generator gen) {
   ZAYA_CHECK(gen != nullptr, "SafeTensorsWriter: tensor ", q(name), " has no generator");
-  static const uint8_t placeholder = 0;
-  add(name, dtype, std::move(shape), &placeholder);  // same validation as add()
-  entries_.back().data = nullptr;
-  entries_.back().gen = std::move(gen);
+  check_new(name, dtype, shape);
+  entries_.push_back({name, dtype, std::move(shape), nullptr, std::move(gen)});
 }
 
 void SafeTensorsWriter::set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }

@@ -103,6 +103,7 @@ class SafeTensorsWriter {
   void write_dir(const std::string& dir, size_t max_shard_bytes = size_t(5) << 30) const;
 
  private:
+  void check_new(const std::string& name, DType dtype, const std::vector<int64_t>& shape) const;  // name, shape, size
   struct Entry {
     std::string name;
     DType dtype;

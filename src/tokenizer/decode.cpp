@@ -5,22 +5,6 @@ namespace zaya::tok {
 
 namespace {
 
-void replace_all_in(std::string& s, std::string_view pattern, std::string_view content) {
-  if (pattern.empty()) return;
-  size_t pos = s.find(pattern);
-  if (pos == std::string::npos) return;
-  std::string out;
-  size_t last = 0;
-  while (pos != std::string::npos) {
-    out.append(s, last, pos - last);
-    out.append(content);
-    last = pos + pattern.size();
-    pos = s.find(pattern, last);
-  }
-  out.append(s, last, std::string::npos);
-  s = std::move(out);
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -53,7 +37,7 @@ void Decoder::decode_chain(std::vector<std::string>& tokens, size_t limit) const
     case Kind::Replace: {
       size_t total = 0;
       for (std::string& t : tokens) {
-        replace_all_in(t, pattern, content);
+        replace_all(t, pattern, content);
         total += t.size();
       }
       if (total > limit) throw_too_large("decoder");

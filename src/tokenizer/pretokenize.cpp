@@ -7,10 +7,9 @@
 
 namespace zaya::tok {
 
-namespace {
-
 // Replaces every non-overlapping occurrence of `pattern` (non-empty), left to right.
 void replace_all(std::string& s, std::string_view pattern, std::string_view content) {
+  if (pattern.empty()) return;
   size_t pos = s.find(pattern);
   if (pos == std::string::npos) return;
   std::string out;
@@ -25,6 +24,9 @@ void replace_all(std::string& s, std::string_view pattern, std::string_view cont
   out.append(s, last, std::string::npos);
   s = std::move(out);
 }
+
+namespace {
+
 
 struct Match {
   size_t start, end;

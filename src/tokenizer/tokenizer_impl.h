@@ -23,6 +23,9 @@
 
 namespace zaya::tok {
 
+// Replaces every non-overlapping occurrence of `pattern` (no-op if empty), left to right.
+void replace_all(std::string& s, std::string_view pattern, std::string_view content);
+
 // ---------------------------------------------------------------- unicode.cpp
 enum : uint8_t {
   kClassL = 1,      // \p{L}
