@@ -12,15 +12,35 @@
 // cca_qk_mean_add — q_i += ½(q̃_i + k̃_{g(i)}), k_h += mean over its group of ½(q̃_i + k̃_h).
 // cca_qk_normalize — q ← √d·q/max(‖q‖, ε), k ← temp_h·√d·k/max(‖k‖, ε) per head, ε = FLT_EPSILON.
 //   `temp` is the effective key temperature (after any legacy clamp_temp transform).
-// CPU: src/ops/cpu/cca.cpp. Test: tests/test_ops.cpp.
+//
+// Backward (ADD into every gradient):
+// cca_conv_backward — given dout and the forward's inputs (u and the state BEFORE the forward,
+//   state0), adds du, dw0 [C,k0], db0, dw1t [k1,C,d], db1. The gradient of state0 is not formed
+//   (training starts every sequence/document from the zero state). scratch ≥ 2·(n+k1-1)·C.
+// cca_qk_mean_add_backward — du += the part of dqk that flowed through the mean terms.
+// cca_qk_normalize_backward — dqk_in += ∂/∂(pre-normalization q,k), dtemp[h] += ∂/∂temp_h;
+//   qk_in is the input of the forward.
+// CPU: src/ops/cpu/cca.cpp. Tests: tests/test_ops.cpp, tests/test_backward.cpp.
 #pragma once
 #include <cstdint>
 
 namespace zaya::ops {
 
-void cca_conv_forward(float* out, const float* u, int64_t ld, float* state, const float* w0, const float* b0,
-                      const float* w1t, const float* b1, int64_t n, int C, int d, int k0, int k1, float* scratch);
-void cca_qk_mean_add(float* qk, const float* u, int64_t ld, int64_t T, int nq, int nk, int d);
-void cca_qk_normalize(float* qk, int64_t ld, const float* temp, int64_t T, int nq, int nk, int d);
+template <typename S>
+void cca_conv_forward(S* out, const S* u, int64_t ld, S* state, const S* w0, const S* b0, const S* w1t, const S* b1,
+                      int64_t n, int C, int d, int k0, int k1, S* scratch);
+template <typename S>
+void cca_qk_mean_add(S* qk, const S* u, int64_t ld, int64_t T, int nq, int nk, int d);
+template <typename S>
+void cca_qk_normalize(S* qk, int64_t ld, const S* temp, int64_t T, int nq, int nk, int d);
+
+template <typename S>
+void cca_conv_backward(S* du, S* dw0, S* db0, S* dw1t, S* db1, const S* dout, const S* u, int64_t ld, const S* state0,
+                       const S* w0, const S* b0, const S* w1t, int64_t n, int C, int d, int k0, int k1, S* scratch);
+template <typename S>
+void cca_qk_mean_add_backward(S* du, const S* dqk, int64_t ld, int64_t T, int nq, int nk, int d);
+template <typename S>
+void cca_qk_normalize_backward(S* dqk_in, S* dtemp, const S* dqk_out, const S* qk_in, int64_t ld, const S* temp,
+                               int64_t T, int nq, int nk, int d);
 
 }  // namespace zaya::ops
