@@ -1,0 +1,65 @@
+// TrainModel: a ZAYA1 model for training on the CPU in fp32 — parameters and gradients in two
+// arenas with the native checkpoint layout (one tensor per native name), activations saved by an
+// explicit forward, and an explicit backward per layer written against the op layer (no autograd).
+//
+// A batch is B sequences of T tokens, each starting from the zero CCA state at position 0.
+// forward_backward() returns the mean cross-entropy of the targets (−100 = ignored) and fills the
+// gradient arena. Router: top-1 on p + β with the unbiased weight; β gets no gradient; tokens whose
+// top-1 is the skip slot follow the config's SkipMode (Zero: no output and no gradient, as upstream).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "model/init.h"
+
+namespace zaya {
+
+struct TrainTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t offset = 0, numel = 0;  // into the arenas
+  bool trainable = true;          // false for the balancing-bias buffers
+};
+
+class TrainModel {
+ public:
+  explicit TrainModel(const ModelConfig& cfg);
+  ~TrainModel();
+  TrainModel(const TrainModel&) = delete;
+  TrainModel& operator=(const TrainModel&) = delete;
+
+  void init(const InitOptions& opt);                 // spec §7 initialization
+  void load(const Checkpoint& ck);                   // native-layout checkpoint, any float dtype
+  void save(const std::string& dir) const;           // model.safetensors (fp32, native) + config.json
+
+  // Loss of one batch (ids/targets [B, T]) and, if `backward`, the gradients (zeroed first).
+  double step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool backward = true);
+  // Router slot chosen per token and pair in the last step [B·T, P] (for balancing statistics).
+  const std::vector<int32_t>& choices() const { return choice_; }
+
+  const ModelConfig& config() const { return cfg_; }
+  const std::vector<TrainTensor>& tensors() const { return tensors_; }
+  float* param(const std::string& name);
+  float* grad(const std::string& name);
+  std::vector<float>& params() { return w_; }
+  std::vector<float>& grads() { return g_; }
+
+ private:
+  friend struct TrainImpl;  // src/train/train_impl.h: views, saved activations, forward, backward
+  void forward(const int32_t* ids, int64_t B, int64_t T);
+  void backward(const int32_t* ids, int64_t B, int64_t T);
+
+  ModelConfig cfg_;
+  std::vector<TrainTensor> tensors_;
+  std::map<std::string, size_t> index_;
+  std::vector<float> w_, g_;
+  std::vector<int32_t> choice_;
+  std::vector<float> logits_;
+  std::unique_ptr<struct TrainActs> acts_;
+};
+
+}  // namespace zaya
