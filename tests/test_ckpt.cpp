@@ -99,6 +99,13 @@ TEST_F(Ckpt, DamagedCheckpointsDoNotCountTowardKeepLast) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].first, 1) << "the older good checkpoint is kept";
   EXPECT_EQ(all[1].first, 3);
+  // A damaged newest checkpoint with no good one after it stays for inspection.
+  std::string d = save(m, 4);
+  fs::remove(d + "/DONE");
+  save(m, 4 - 0);  // rewriting step 4 replaces the damaged directory
+  EXPECT_EQ(m.list().back().first, 4);
+  std::string why;
+  EXPECT_TRUE(CheckpointManager::verify(m.list().back().second, &why)) << why;
 }
 
 }  // namespace

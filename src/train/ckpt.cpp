@@ -187,7 +187,8 @@ std::map<std::string, std::string> CheckpointManager::read_blobs(const std::stri
 }
 
 void CheckpointManager::prune() {
-  // Keep the newest keep_last GOOD checkpoints; never delete the only good one.
+  // Keep the newest keep_last GOOD checkpoints. A damaged one older than a good one can never be
+  // used and is removed; a damaged one newer than every good one stays for inspection.
   auto all = list();
   int good = 0;
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
@@ -197,7 +198,7 @@ void CheckpointManager::prune() {
       ++good;
       continue;
     }
-    if (good >= keep_last_) fs::remove_all(it->second);
+    if (good > 0) fs::remove_all(it->second);
   }
 }
 
