@@ -12,6 +12,8 @@ void register_logits(CLI::App& app);
 void register_mkckpt(CLI::App& app);
 void register_info(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_data(CLI::App& app);
+void register_tokenizer(CLI::App& app);
 
 void set_threads(int n);  // 0: leave the default (all cores)
 // Load options from the common --skip-mode value ("", "zero", "passthrough").

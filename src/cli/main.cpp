@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   zaya::cli::register_mkckpt(app);
   zaya::cli::register_info(app);
   zaya::cli::register_bench(app);
+  zaya::cli::register_data(app);
+  zaya::cli::register_tokenizer(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
