@@ -38,6 +38,8 @@ class TrainModel {
 
   // Loss of one batch (ids/targets [B, T]) and, if `backward`, the gradients (zeroed first).
   double step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool backward = true);
+  // Logits [B·T, V] of the last step() run with backward = false (backward overwrites them).
+  const std::vector<float>& logits() const { return logits_; }
   // Router slot chosen per token and pair in the last step [B·T, P] (for balancing statistics).
   const std::vector<int32_t>& choices() const { return choice_; }
 

@@ -1,0 +1,55 @@
+// A model trained by zaya, saved in the Hugging Face layout, loads in zaya's inference engine with the
+// same logits (and in transformers: tools/reference/check_export.py, run by scripts/long-checks.sh).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "model/model.h"
+#include "train/optim.h"
+#include "train/train_model.h"
+#include "test_util.h"
+
+namespace zaya {
+namespace {
+
+TEST(TrainExport, SavedModelLoadsWithTheSameLogits) {
+  const std::string dir = test::src_path("tests/data/golden/g2swa");
+  TrainModel m(load_config(dir + "/native/config.json"));
+  m.load(Checkpoint(dir + "/native"));
+  Checkpoint golden(dir + "/golden.safetensors");
+  auto ids = test::tensor_i32(golden, "ids");
+  const int64_t B = 2, T = int64_t(ids.size()) / 2;
+  std::vector<int32_t> targets(ids.size(), -100);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < T; ++t) targets[size_t(b * T + t)] = ids[size_t(b * T + t + 1)];
+  std::vector<ParamRef> ps;
+  for (auto& t : m.tensors())
+    if (t.trainable) ps.push_back({t.name, m.param(t.name), m.grad(t.name), t.shape});
+  Optimizer opt(ps, OptimConfig{});
+  for (int s = 0; s < 3; ++s) {
+    m.step(ids.data(), targets.data(), B, T);
+    opt.step(1e-3);
+  }
+  m.step(ids.data(), targets.data(), B, T, /*backward=*/false);
+  std::vector<float> train_logits = m.logits();
+
+  auto out = std::filesystem::temp_directory_path() / ("zaya_export_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(out);
+  m.save(out.string());
+  LoadOptions lo;
+  lo.quiet = true;
+  auto inf = Model::load(out.string(), lo);
+  const int64_t V = inf->config().vocab_size;
+  std::vector<SeqState> st = {inf->new_state(), inf->new_state()};
+  std::vector<SeqChunk> batch = {{&st[0], ids.data(), T}, {&st[1], ids.data() + T, T}};
+  std::vector<float> logits(size_t(B * T * V));
+  Workspace ws;
+  ForwardOptions fo;
+  fo.all_logits = true;
+  inf->forward(batch, logits.data(), ws, fo);
+  EXPECT_LT(test::rel_err(logits, train_logits), 1e-5);
+  std::filesystem::remove_all(out);
+}
+
+}  // namespace
+}  // namespace zaya
