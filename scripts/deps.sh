@@ -11,3 +11,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+# The tokenizer-trainer test checks zaya's trained tokenizer.json with the Python tokenizers library.
+if ! python3 -c "import tokenizers" >/dev/null 2>&1; then
+  echo "installing: tokenizers (pip)"
+  python3 -m pip install --quiet tokenizers
+fi
