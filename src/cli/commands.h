@@ -13,6 +13,7 @@ void register_mkckpt(CLI::App& app);
 void register_info(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_data(CLI::App& app);
+void register_train(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 
 void set_threads(int n);  // 0: leave the default (all cores)

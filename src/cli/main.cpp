@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   zaya::cli::register_info(app);
   zaya::cli::register_bench(app);
   zaya::cli::register_data(app);
+  zaya::cli::register_train(app);
   zaya::cli::register_tokenizer(app);
   try {
     app.parse(argc, argv);

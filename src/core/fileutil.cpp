@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 
@@ -79,6 +82,30 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   AtomicFile f(path);
   f.write(data.data(), data.size());
   f.commit();
+}
+
+uint64_t xxh64_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_error(path, ": cannot open: ", std::strerror(errno));
+  XXH64_state_t* st = XXH64_createState();
+  XXH64_reset(st, 0);
+  std::vector<char> buf(size_t(1) << 22);
+  for (;;) {
+    ssize_t r = ::read(fd, buf.data(), buf.size());
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      ::close(fd);
+      XXH64_freeState(st);
+      throw_error(path, ": read failed: ", std::strerror(e));
+    }
+    if (r == 0) break;
+    XXH64_update(st, buf.data(), size_t(r));
+  }
+  ::close(fd);
+  uint64_t h = XXH64_digest(st);
+  XXH64_freeState(st);
+  return h;
 }
 
 bool file_exists(const std::string& path) {

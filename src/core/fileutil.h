@@ -1,6 +1,7 @@
 // Small file helpers shared by readers and writers.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace zaya {
@@ -28,5 +29,6 @@ void write_file_atomic(const std::string& path, const std::string& data);
 bool file_exists(const std::string& path);
 void fsync_parent_dir(const std::string& path);  // makes a rename or unlink in that directory durable
 std::string path_join(const std::string& a, const std::string& b);
+uint64_t xxh64_file(const std::string& path);  // streaming xxh64 (seed 0); throws zaya::Error naming the path
 
 }  // namespace zaya

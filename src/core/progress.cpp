@@ -36,9 +36,10 @@ void Progress::draw(bool final) {
   int fill = int(frac * W + 0.5);
   std::string bar(size_t(fill), '#');
   bar.append(size_t(W - fill), '.');
-  std::fprintf(stderr, "%s%s [%s] %5.1f%% %.3g/%.3g %s, %.3g %s/s, %s %.0fs%s", tty_ ? "\r" : "", label_.c_str(),
-               bar.c_str(), frac * 100, done_ / scale_, total_ / scale_, unit_.c_str(), rate, unit_.c_str(),
-               final ? "took" : "ETA", final ? el : eta, (final || !tty_) ? "\n" : "");
+  std::fprintf(stderr, "%s%s [%s] %5.1f%% %.3g/%.3g %s, %.3g %s/s, %s %.0fs%s%s%s", tty_ ? "\r" : "",
+               label_.c_str(), bar.c_str(), frac * 100, done_ / scale_, total_ / scale_, unit_.c_str(), rate,
+               unit_.c_str(), final ? "took" : "ETA", final ? el : eta, suffix_.empty() ? "" : "  ", suffix_.c_str(),
+               (final || !tty_) ? "\n" : "");
   std::fflush(stderr);
 }
 

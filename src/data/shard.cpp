@@ -107,25 +107,6 @@ std::string hex64(uint64_t v) {
   return b;
 }
 
-uint64_t xxh64_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_error(path, ": cannot open: ", std::strerror(errno));
-  Xxh64 h;
-  std::vector<uint8_t> buf(kIoChunk);
-  for (;;) {
-    ssize_t r = ::read(fd, buf.data(), buf.size());
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int e = errno;
-      ::close(fd);
-      throw_error(path, ": read failed: ", std::strerror(e));
-    }
-    if (r == 0) break;
-    h.update(buf.data(), size_t(r));
-  }
-  ::close(fd);
-  return h.digest();
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Parsing

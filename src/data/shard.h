@@ -20,6 +20,7 @@
 // vocab size, eos/bos ids) and, per split ("train", "val"), the shard files (relative to the manifest's
 // directory) with their document and token counts and payload xxh64.
 #pragma once
+#include "core/fileutil.h"  // xxh64_file
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -163,6 +164,5 @@ class DatasetWriter {
 };
 
 std::string hex64(uint64_t v);  // 16 lowercase hex digits
-uint64_t xxh64_file(const std::string& path);  // streaming; throws zaya::Error naming the path
 
 }  // namespace zaya

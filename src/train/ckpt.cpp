@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -18,21 +17,6 @@ namespace zaya {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-uint64_t xxh64_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw_error(path, ": cannot open for checksumming");
-  XXH64_state_t* st = XXH64_createState();
-  XXH64_reset(st, 0);
-  std::vector<char> buf(size_t(1) << 22);
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) XXH64_update(st, buf.data(), n);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  uint64_t h = XXH64_digest(st);
-  XXH64_freeState(st);
-  if (err) throw_error(path, ": read error while checksumming");
-  return h;
-}
 
 namespace {
 

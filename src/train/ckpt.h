@@ -43,6 +43,4 @@ class CheckpointManager {
   int keep_last_;
 };
 
-uint64_t xxh64_file(const std::string& path);  // throws zaya::Error naming the file
-
 }  // namespace zaya

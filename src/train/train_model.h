@@ -44,6 +44,11 @@ class TrainModel {
   const std::vector<int32_t>& choices() const { return choice_; }
 
   const ModelConfig& config() const { return cfg_; }
+  // Context extension: the RoPE base of every full-attention pair (sliding pairs keep theirs).
+  void set_rope_theta(double theta) {
+    for (auto& p : cfg_.pairs)
+      if (p.window == 0) p.rope_theta = theta;
+  }
   const std::vector<TrainTensor>& tensors() const { return tensors_; }
   float* param(const std::string& name);
   float* grad(const std::string& name);

@@ -1,0 +1,40 @@
+// zaya train: train or continue training a ZAYA1 model from a TOML run configuration.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "train/trainer.h"
+
+namespace zaya::cli {
+
+namespace {
+struct TrainArgs {
+  std::string config;
+  bool resume = false;
+  int64_t max_steps = -1;
+};
+extern "C" void on_signal(int) { request_stop(); }
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* c = app.add_subcommand("train", "Train a ZAYA1 model (phases, Muon, balancing, checkpoints) from run.toml");
+  c->add_option("--config,-c", a->config, "Run configuration (TOML)")->required()->check(CLI::ExistingFile);
+  c->add_flag("--resume", a->resume, "Continue from the newest good checkpoint of run.dir (bit-exact)");
+  c->add_option("--max-steps", a->max_steps, "Stop after this global step (with a checkpoint)")
+      ->check(CLI::NonNegativeNumber);
+  c->callback([a] {
+    RunConfig rc = load_run_config(a->config);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    TrainOptions o;
+    o.resume = a->resume;
+    o.max_steps = a->max_steps;
+    TrainResult r = train(rc, o);
+    std::fprintf(stderr, "%s at step %lld, loss %.4f; checkpoint %s\n", r.interrupted ? "interrupted" : "done",
+                 (long long)r.steps, r.last_loss, r.checkpoint.c_str());
+  });
+}
+
+}  // namespace zaya::cli
