@@ -41,6 +41,8 @@ TrainModel::TrainModel(const ModelConfig& cfg) : cfg_(cfg), acts_(std::make_uniq
 
 TrainModel::~TrainModel() = default;
 
+const float* TrainModel::router_probs(int j) const { return acts_->pairs.at(size_t(j)).p.data(); }
+
 float* TrainModel::param(const std::string& name) {
   auto it = index_.find(name);
   ZAYA_CHECK(it != index_.end(), "TrainModel: no tensor named '", name, "'");

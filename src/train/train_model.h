@@ -42,6 +42,8 @@ class TrainModel {
   const std::vector<float>& logits() const { return logits_; }
   // Router slot chosen per token and pair in the last step [B·T, P] (for balancing statistics).
   const std::vector<int32_t>& choices() const { return choice_; }
+  // Router softmax [B·T, E+1] of pair j in the last step.
+  const float* router_probs(int j) const;
 
   const ModelConfig& config() const { return cfg_; }
   // Context extension: the RoPE base of every full-attention pair (sliding pairs keep theirs).

@@ -61,6 +61,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
   for (auto& t : model.tensors())
     if (t.trainable) params.push_back({t.name, model.param(t.name), model.grad(t.name), t.shape});
   Optimizer optim(params, rc.optim);
+  if (!opt.quiet) std::fprintf(stderr, "%s\n%s\n", mc.summary().c_str(), describe_plans(params).c_str());
   Balancer balancer(mc.n_pairs, mc.n_experts, mc.use_skip_slot, rc.balance);
   std::vector<float*> betas;
   for (int j = 0; j < mc.n_pairs; ++j)
@@ -168,8 +169,9 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     double gnorm = clip_grad_norm(params, rc.grad_clip);
     double lr = lr_at(rc.schedule, rc.optim.lr, step);
     if (std::isfinite(gnorm)) optim.step(lr);
-    std::vector<const float*> no_probs;
-    auto stats = balancer.update(model.choices(), B * L, betas, no_probs);
+    std::vector<const float*> probs;
+    for (int j = 0; j < mc.n_pairs; ++j) probs.push_back(model.router_probs(j));
+    auto stats = balancer.update(model.choices(), B * L, betas, probs);
     ++step;
     tokens += B * L;
     auto now = std::chrono::steady_clock::now();
@@ -179,12 +181,15 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
               {"lr", lr},              {"grad_norm", gnorm}, {"tokens", tokens},
               {"tokens_per_s", double(B * L) / dt}, {"flops_per_s", flop_per_token * double(B * L) / dt}};
     double maxv = 0, skip = 0;
+    json layers = json::array();
     for (auto& s : stats) {
       maxv = std::max(maxv, s.max_violation);
       skip += s.skip_rate / double(stats.size());
+      layers.push_back({{"load", s.load}, {"entropy", s.entropy}, {"skip_rate", s.skip_rate}});
     }
     m["load_max_violation"] = maxv;
     m["skip_rate"] = skip;
+    m["router"] = layers;
     if (rc.eval_every > 0 && (step % rc.eval_every == 0 || step == total)) {
       data.reset_val();
       double sum = 0;
@@ -203,8 +208,9 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     metrics << m.dump() << "\n" << std::flush;
     res.last_loss = loss;
     if (bar) {
-      char sfx[96];
-      std::snprintf(sfx, sizeof sfx, "loss %.4f  %.0f tok/s", loss, double(B * L) / dt);
+      char sfx[128];
+      std::snprintf(sfx, sizeof sfx, "loss %.4f  %.0f tok/s  %.2f GFLOP/s", loss, double(B * L) / dt,
+                    flop_per_token * double(B * L) / dt / 1e9);
       bar->set_suffix(sfx);
       bar->update(double(step));
     }
@@ -218,7 +224,8 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
       break;
     }
   }
-  if (bar && !res.interrupted) bar->finish();
+  if (bar && step == total) bar->finish();
+  else if (bar) std::fprintf(stderr, "\n");
   res.steps = step;
   return res;
 }
