@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   zaya::cli::register_data(app);
   zaya::cli::register_train(app);
   zaya::cli::register_tokenizer(app);
+  zaya::cli::register_plot(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
