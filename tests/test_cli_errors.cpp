@@ -17,31 +17,12 @@ namespace zaya {
 namespace {
 
 namespace fs = std::filesystem;
+using Result = test::RunResult;
+using test::expect_clean_error;
+Result run(const std::string& args) { return test::run_zaya(args); }
 using json = nlohmann::json;
 
-struct Result {
-  int code;
-  std::string out;
-};
 
-Result run(const std::string& args) {
-  std::string cmd = std::string(ZAYA_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, {}};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
-
-void expect_clean_error(const Result& r, const std::vector<std::string>& needles) {
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
-  for (auto& s : needles) EXPECT_NE(r.out.find(s), std::string::npos) << "missing '" << s << "' in: " << r.out;
-}
 
 class CliErrors : public testing::Test {
  protected:

@@ -453,22 +453,9 @@ TEST_F(Data, LoaderRejectsMismatchedShardsAndManifests) {
 // ------------------------------------------------------------------------------------------------
 // zaya data
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::RunResult;
+using test::run_zaya;
 
-Result run_zaya(const std::string& args) {
-  std::string cmd = std::string(ZAYA_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, {}};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
 
 std::map<std::string, std::string> dir_contents(const std::string& d) {
   std::map<std::string, std::string> out;

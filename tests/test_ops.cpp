@@ -18,24 +18,11 @@
 namespace zaya {
 namespace {
 
+using test::randn;
 using test::rel_err;
+uint64_t seed() { return test::test_seed(); }
 
-uint64_t seed() {
-  static uint64_t s = [] {
-    const char* e = std::getenv("ZAYA_TEST_SEED");
-    uint64_t v = e ? std::strtoull(e, nullptr, 10) : std::random_device{}();
-    std::printf("ZAYA_TEST_SEED=%llu\n", (unsigned long long)v);
-    return v;
-  }();
-  return s;
-}
 
-std::vector<float> randn(size_t n, std::mt19937_64& g, float scale = 1.0f) {
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 TEST(Ops, MatmulAllDtypesAndPaths) {
   std::mt19937_64 g(seed());

@@ -18,6 +18,7 @@
 #include "core/fileutil.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_impl.h"
+#include "test_util.h"
 #include "tokenizer/train.h"
 
 namespace zaya {
@@ -354,30 +355,11 @@ TEST(TokenizerTrain, BadConfigurationsThrow) {
 
 // ---------------------------------------------------------------------------------- (e) the CLI
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::RunResult;
+using test::expect_clean_error;
+using test::run_zaya;
 
-Result run_zaya(const std::string& args) {
-  const std::string cmd = std::string(ZAYA_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, {}};
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
 
-void expect_clean_error(const Result& r, const std::vector<std::string>& needles) {
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
-  for (const auto& s : needles) EXPECT_NE(r.out.find(s), std::string::npos) << "missing '" << s << "' in: " << r.out;
-}
 
 TEST_F(TokenizerTrainFiles, CliTrainsAndWritesTokenizerJson) {
   const std::string out = path("tok.json");

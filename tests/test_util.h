@@ -1,8 +1,12 @@
 // Shared helpers for the C++ tests: golden-file access and relative-error comparison.
 #pragma once
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,50 @@ inline std::vector<int32_t> tensor_i32(const Checkpoint& ck, const std::string& 
 inline std::vector<int64_t> tensor_shape(const Checkpoint& ck, const std::string& name) {
   const TensorInfo* t = ck.find(name);
   return t ? t->shape : std::vector<int64_t>{};
+}
+
+// The seed of a test binary's fresh random inputs: ZAYA_TEST_SEED if set, else random; printed once.
+inline uint64_t test_seed() {
+  static uint64_t s = [] {
+    const char* e = std::getenv("ZAYA_TEST_SEED");
+    uint64_t v = e ? std::strtoull(e, nullptr, 10) : std::random_device{}();
+    std::printf("ZAYA_TEST_SEED=%llu\n", (unsigned long long)v);
+    return v;
+  }();
+  return s;
+}
+
+inline std::vector<float> randn(size_t n, std::mt19937_64& g, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// Runs the zaya program with stdout and stderr captured.
+struct RunResult {
+  int code = -1;  // exit status, or 128 + signal
+  std::string out;
+};
+inline RunResult run_zaya(const std::string& args) {
+  std::string cmd = std::string(ZAYA_BINARY) + " " + args + " 2>&1";
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+// Bad input must end with exit code 1 and "error: ..." naming every needle — no crash, no stack dump.
+inline void expect_clean_error(const RunResult& r, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+  for (auto& s : needles) EXPECT_NE(r.out.find(s), std::string::npos) << "missing '" << s << "' in: " << r.out;
 }
 
 }  // namespace zaya::test
