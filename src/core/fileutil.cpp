@@ -1,6 +1,7 @@
 #include "core/fileutil.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,39 @@ uint64_t xxh64_file(const std::string& path) {
   uint64_t h = XXH64_digest(st);
   XXH64_freeState(st);
   return h;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  static const uint8_t kEmpty[1] = {0};
+  data_ = kEmpty;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_error(path, ": cannot open: ", std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw_error(path, ": cannot stat: ", std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw_error(path, ": not a regular file");
+  }
+  size_ = size_t(st.st_size);
+  if (size_ > 0) {
+    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    ::close(fd);  // the mapping keeps the file alive
+    if (m == MAP_FAILED) throw_error(path, ": mmap failed: ", std::strerror(e));
+    map_ = m;
+    data_ = static_cast<const uint8_t*>(m);
+    ::madvise(map_, size_, MADV_WILLNEED);  // a hint only; failure is harmless
+  } else {
+    ::close(fd);
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (map_) ::munmap(map_, size_);
 }
 
 bool file_exists(const std::string& path) {

@@ -26,6 +26,23 @@ class AtomicFile {
 
 // Writes `data` to path atomically: path.tmp, fsync, rename, fsync of the directory.
 void write_file_atomic(const std::string& path, const std::string& data);
+// A read-only, private memory mapping of a whole regular file (size 0 for an empty file, with a
+// valid data() pointer). Throws zaya::Error naming the path.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* map_ = nullptr;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 bool file_exists(const std::string& path);
 void fsync_parent_dir(const std::string& path);  // makes a rename or unlink in that directory durable
 std::string path_join(const std::string& a, const std::string& b);

@@ -214,40 +214,11 @@ ShardView shard_parse(const uint8_t* data, size_t size, const std::string& what,
 }
 
 ShardFile::ShardFile(const std::string& path, bool verify_payload) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_error(path, ": cannot open: ", std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw_error(path, ": cannot stat: ", std::strerror(e));
-  }
-  size_ = size_t(st.st_size);
-  static const uint8_t kEmpty[1] = {0};
-  const uint8_t* data = kEmpty;
-  if (size_ > 0) {
-    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map_ == MAP_FAILED) {
-      map_ = nullptr;
-      int e = errno;
-      ::close(fd);
-      throw_error(path, ": mmap failed: ", std::strerror(e));
-    }
-    data = static_cast<const uint8_t*>(map_);
-  }
-  ::close(fd);
-  try {
-    view_ = shard_parse(data, size_, path, verify_payload);
-  } catch (...) {
-    if (map_) ::munmap(map_, size_);
-    map_ = nullptr;
-    throw;
-  }
+  map_ = std::make_unique<MappedFile>(path);
+  view_ = shard_parse(map_->data(), map_->size(), path, verify_payload);
 }
 
-ShardFile::~ShardFile() {
-  if (map_) ::munmap(map_, size_);
-}
+ShardFile::~ShardFile() = default;
 
 std::vector<int32_t> ShardFile::document(uint64_t d) const {
   ZAYA_CHECK(d < n_docs(), path_, ": document ", d, " out of range (", n_docs(), " documents)");

@@ -72,8 +72,7 @@ class ShardFile {
 
  private:
   std::string path_;
-  void* map_ = nullptr;
-  size_t size_ = 0;
+  std::unique_ptr<MappedFile> map_;
   ShardView view_;
 };
 

@@ -225,41 +225,12 @@ ParsedHeader safetensors_parse(const uint8_t* data, size_t size, const std::stri
 // SafeTensorsFile
 
 SafeTensorsFile::SafeTensorsFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_error(path, ": cannot open: ", std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw_error(path, ": cannot stat: ", std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw_error(path, ": not a regular file");
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    throw_error(path, ": file is empty");
-  }
-  size_ = size_t(st.st_size);
-  void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  int e = errno;
-  ::close(fd);  // the mapping keeps the file alive
-  if (m == MAP_FAILED) throw_error(path, ": mmap failed: ", std::strerror(e));
-  map_ = m;
-  ::madvise(map_, size_, MADV_WILLNEED);  // a hint only; failure is harmless
-  try {
-    header_ = safetensors_parse(static_cast<const uint8_t*>(map_), size_, path);
-  } catch (...) {
-    ::munmap(map_, size_);
-    map_ = nullptr;
-    throw;
-  }
+  map_ = std::make_unique<MappedFile>(path);
+  if (map_->size() == 0) throw_error(path, ": file is empty");
+  header_ = safetensors_parse(map_->data(), map_->size(), path);
 }
 
-SafeTensorsFile::~SafeTensorsFile() {
-  if (map_) ::munmap(map_, size_);
-}
+SafeTensorsFile::~SafeTensorsFile() = default;
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoint

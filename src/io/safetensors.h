@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/fileutil.h"
 
 namespace zaya {
 
@@ -57,8 +58,7 @@ class SafeTensorsFile {
 
  private:
   std::string path_;
-  void* map_ = nullptr;
-  size_t size_ = 0;
+  std::unique_ptr<MappedFile> map_;
   ParsedHeader header_;
 };
 
