@@ -2,7 +2,7 @@
 // safetensors_parse must either throw zaya::Error or return tensors that lie inside the input;
 // touching the first and last byte of each lets ASan catch an out-of-range pointer.
 //
-// fuzz-sources: src/io/safetensors.cpp src/core/dtype.cpp src/core/fileutil.cpp
+// fuzz-sources: src/io/safetensors.cpp src/core/dtype.cpp src/core/fileutil.cpp -lxxhash
 // (read by fuzz/run.sh when it compiles this target without CMake)
 #include <cstddef>
 #include <cstdint>
