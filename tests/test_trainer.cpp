@@ -23,7 +23,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+struct RemoveAtExit {
+  std::string dir;
+  ~RemoveAtExit() {
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+};
+
 std::string root() {
+  static RemoveAtExit cleanup;
   static std::string r = [] {
     std::string d = (fs::temp_directory_path() / ("zaya_trainer_" + std::to_string(::getpid()))).string();
     fs::remove_all(d);
@@ -38,6 +46,7 @@ std::string root() {
       "num_experts": 4, "moe_intermediate_size": 32, "router_hidden_size": 16,
       "layer_types": ["hybrid", "hybrid"], "rope_parameters": {"hybrid": {"rope_type": "default",
       "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}, "eos_token_id": 1, "max_position_embeddings": 512})");
+    cleanup.dir = d;
     return d;
   }();
   return r;
@@ -50,8 +59,8 @@ std::string run_toml(const std::string& dir, const std::string& extra = "") {
          "[data]\ndatasets = { corpus = \"" + r + "/data/corpus.json\" }\n"
          "[optim]\nlr = 0.01\n"
          "[schedule]\nkind = \"wsd\"\nwarmup = 3\n"
-         "[[phase]]\nname = \"short\"\ntokens = 5120\nseq_len = 32\nbatch = 8\n"
-         "[[phase]]\nname = \"long\"\ntokens = 5120\nseq_len = 64\nbatch = 4\nrope_theta = 100000.0\n"
+         "[[phase]]\nname = \"short\"\ntokens = 10240\nseq_len = 32\nbatch = 8\n"
+         "[[phase]]\nname = \"long\"\ntokens = 10240\nseq_len = 64\nbatch = 4\nrope_theta = 100000.0\n"
          "[checkpoint]\nevery = 4\nkeep_last = 2\n"
          "[eval]\nevery = 10\nbatches = 2\n" + extra;
 }
@@ -73,7 +82,7 @@ std::string losses(const std::string& dir) {
 }
 
 std::string final_weights(const std::string& dir) {
-  return read_file(dir + "/checkpoints/step-00000040/model.safetensors");  // 20 + 20 steps
+  return read_file(dir + "/checkpoints/step-00000080/model.safetensors");  // 40 + 40 steps
 }
 
 TEST(Trainer, DeterministicAndResumesBitExactlyAfterSigkill) {
@@ -83,7 +92,7 @@ TEST(Trainer, DeterministicAndResumesBitExactlyAfterSigkill) {
     ASSERT_EQ(zaya("train --config " + r + "/" + n + ".toml"), 0);
   }
   std::string la = losses(r + "/run-a");
-  EXPECT_EQ(std::count(la.begin(), la.end(), '\n'), 40);
+  EXPECT_EQ(std::count(la.begin(), la.end(), '\n'), 80);
   EXPECT_EQ(la, losses(r + "/run-b")) << "the same run twice must give bitwise-identical losses";
   const std::string want = final_weights(r + "/run-a");
   ASSERT_FALSE(want.empty());
@@ -118,6 +127,36 @@ TEST(Trainer, DeterministicAndResumesBitExactlyAfterSigkill) {
   ASSERT_EQ(zaya("train --config " + r + "/k.toml" + (started ? " --resume" : "")), 0);
   EXPECT_EQ(final_weights(dir), want) << "resumed run must end with bitwise-identical weights";
   EXPECT_EQ(losses(dir), la) << "and the same loss curve";
+}
+
+TEST(Trainer, SigintAndSigtermWriteACheckpointAndExitCleanly) {
+  std::string r = root();
+  for (int sig : {SIGINT, SIGTERM}) {
+    std::string dir = r + "/run-sig" + std::to_string(sig);
+    write_file_atomic(r + "/sig.toml", run_toml(dir, ""));
+    std::string log = dir + ".log";
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 2);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      std::string cfg = r + "/sig.toml";
+      execl(ZAYA_BINARY, ZAYA_BINARY, "train", "--config", cfg.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    kill(pid, sig);
+    int st;
+    waitpid(pid, &st, 0);
+    ASSERT_TRUE(WIFEXITED(st)) << "killed by the signal instead of stopping cleanly";
+    EXPECT_EQ(WEXITSTATUS(st), 0);
+    std::string text = read_file(log);
+    EXPECT_NE(text.find("stopped by signal"), std::string::npos) << text;
+    // The checkpoint written on the signal verifies and resumes to the same end as an uninterrupted run.
+    ASSERT_EQ(zaya("train --config " + r + "/sig.toml --resume"), 0);
+    EXPECT_EQ(final_weights(dir), final_weights(r + "/run-a"));
+  }
 }
 
 TEST(Trainer, CorruptNewestCheckpointFallsBack) {
