@@ -159,6 +159,20 @@ TEST(Trainer, SigintAndSigtermWriteACheckpointAndExitCleanly) {
   }
 }
 
+TEST(Trainer, DocumentMaskingRuns) {
+  std::string r = root();
+  std::string dir = r + "/run-m";
+  std::string toml = run_toml(dir);
+  toml.replace(toml.find("[optim]"), 7, "document_masking = true\n[optim]");
+  write_file_atomic(r + "/m.toml", toml);
+  ASSERT_EQ(zaya("train --config " + r + "/m.toml --max-steps 12"), 0);
+  std::string l = losses(dir);
+  EXPECT_EQ(std::count(l.begin(), l.end(), '\n'), 12);
+  write_file_atomic(r + "/u.toml", run_toml(r + "/run-u"));
+  ASSERT_EQ(zaya("train --config " + r + "/u.toml --max-steps 12"), 0);
+  EXPECT_NE(l, losses(r + "/run-u")) << "masking changes what the model sees";
+}
+
 TEST(Trainer, CorruptNewestCheckpointFallsBack) {
   std::string r = root();
   std::string dir = r + "/run-c";

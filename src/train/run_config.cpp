@@ -101,7 +101,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
     throw_error(what, ": give exactly one of 'model.config' (new model) or 'model.init_from' (continue training)");
 
   Table data = section("data");
-  data.only({"datasets", "mask_eos_targets"});
+  data.only({"datasets", "mask_eos_targets", "document_masking"});
   if (!data.has("datasets")) throw_error(what, ": 'data.datasets' is required");
   Table ds = data.sub("datasets");
   for (auto& [k, v] : ds.t) {
@@ -111,6 +111,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   }
   if (c.datasets.empty()) throw_error(what, ": 'data.datasets' is empty");
   c.mask_eos_targets = data.boolean("mask_eos_targets", false);
+  c.document_masking = data.boolean("document_masking", false);
 
   Table o = section("optim");
   o.only({"lr", "weight_decay", "grad_clip", "adam_beta1", "adam_beta2", "adam_eps", "muon_momentum",

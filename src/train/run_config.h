@@ -6,7 +6,7 @@
 //   [model]      config = "configs/zaya1-tiny.json"  (or init_from = "<native checkpoint dir>")
 //                tokenizer = "tokenizer.json"  (copied into every checkpoint)
 //   [data]       datasets = { web = "data/web.json", code = "data/code.json" }   (manifests of zaya data)
-//                mask_eos_targets = false
+//                mask_eos_targets = false   document_masking = false
 //   [optim]      lr = 3e-3  weight_decay = 0.1  grad_clip = 1.0  adam_beta1/2/eps  muon_momentum
 //                muon_nesterov  ns_steps  ns_coefficients = [3.4445, -4.7750, 2.0315]  muon_rms_scale
 //   [schedule]   kind = "wsd" | "cosine"  warmup = 100  decay_fraction = 0.2  min_ratio = 0.1
@@ -41,6 +41,7 @@ struct RunConfig {
   std::string model_config, init_from, tokenizer;
   std::map<std::string, std::string> datasets;  // name -> manifest path (ordered by name)
   bool mask_eos_targets = false;
+  bool document_masking = false;  // each packed document restarts CCA state, positions and attention
   OptimConfig optim;
   double grad_clip = 1.0;
   Schedule schedule;

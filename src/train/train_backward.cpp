@@ -114,10 +114,10 @@ void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T) {
     ops::linear_backward(datt.data(), g.o, static_cast<float*>(nullptr), dA.data(), a.att.data(), p.o, N, H, qd);
     // Attention per sequence → d(q after RoPE) in dqk (q columns), dk, dv.
     std::vector<float> dqk = zeros(N * C), dk = zeros(N * kv), dv = zeros(N * kv);
-    for (int64_t b = 0; b < B; ++b)
-      ops::attention_backward(dqk.data() + b * T * C, dk.data() + b * T * kv, dv.data() + b * T * kv,
-                              datt.data() + b * T * qd, qd, a.qkr.data() + b * T * C, C, a.kr.data() + b * T * kv,
-                              a.v.data() + b * T * kv, T, T, nq, nk, d, ps.window);
+    for (auto [s0, len] : A.segs)
+      ops::attention_backward(dqk.data() + s0 * C, dk.data() + s0 * kv, dv.data() + s0 * kv, datt.data() + s0 * qd,
+                              qd, a.qkr.data() + s0 * C, C, a.kr.data() + s0 * kv, a.v.data() + s0 * kv, len, len, nq,
+                              nk, d, ps.window);
     for (int64_t t = 0; t < N; ++t)
       for (int64_t c = 0; c < kv; ++c) dqk[size_t(t * C + qd + c)] += dk[size_t(t * kv + c)];
     auto inv = ops::rope_inv_freq(ps.rope_theta, ps.rot_dim);
@@ -125,10 +125,10 @@ void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T) {
     std::vector<float> dqkpre = zeros(N * C), du = zeros(N * C), dw1t = zeros(int64_t(k1) * C * d);
     ops::cca_qk_normalize_backward(dqkpre.data(), g.temp, dqk.data(), a.qkpre.data(), C, p.temp, N, nq, nk, d);
     ops::cca_qk_mean_add_backward(du.data(), dqkpre.data(), C, N, nq, nk, d);
-    for (int64_t b = 0; b < B; ++b)
-      ops::cca_conv_backward(du.data() + b * T * C, g.conv0_w, g.conv0_b, dw1t.data(), g.conv1_b,
-                             dqkpre.data() + b * T * C, a.u.data() + b * T * C, C, state0.data(), p.conv0_w, p.conv0_b,
-                             a.conv1_wt.data(), T, C, d, k0, k1, scratch.data());
+    for (auto [s0, len] : A.segs)
+      ops::cca_conv_backward(du.data() + s0 * C, g.conv0_w, g.conv0_b, dw1t.data(), g.conv1_b, dqkpre.data() + s0 * C,
+                             a.u.data() + s0 * C, C, state0.data(), p.conv0_w, p.conv0_b, a.conv1_wt.data(), len, C, d,
+                             k0, k1, scratch.data());
     for (int c = 0; c < C; ++c)
       for (int jj = 0; jj < d; ++jj)
         for (int b = 0; b < k1; ++b) g.conv1_w[(size_t(c) * d + jj) * k1 + b] += dw1t[(size_t(b) * C + c) * d + jj];
@@ -139,7 +139,7 @@ void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T) {
       std::memcpy(&dq_[size_t(t * qd)], &du[size_t(t * C)], sizeof(float) * size_t(qd));
       std::memcpy(&dk_[size_t(t * kv)], &du[size_t(t * C + qd)], sizeof(float) * size_t(kv));
       std::memcpy(&dvc[size_t(t * vh)], &dv[size_t(t * kv)], sizeof(float) * size_t(vh));
-      if (t % T != 0)
+      if (!A.seg_start[size_t(t)])
         for (int64_t c = 0; c < vh; ++c) dvd[size_t((t - 1) * vh + c)] += dv[size_t(t * kv + vh + c)];
     }
     ops::linear_backward(dy1.data(), g.q, static_cast<float*>(nullptr), dq_.data(), a.y1.data(), p.q, N, qd, H);

@@ -34,7 +34,9 @@ struct TrainActs {
   std::vector<PairActs> pairs;
   std::vector<float> r_final, y_final, emb;
   std::vector<int32_t> targets;
-  std::vector<int64_t> pos;
+  std::vector<int64_t> pos;                      // position of each row inside its segment
+  std::vector<std::pair<int64_t, int64_t>> segs;   // (first row, length): the independent sequences
+  std::vector<uint8_t> seg_start;                  // 1 where a segment begins
 };
 
 struct TrainImpl {

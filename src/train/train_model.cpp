@@ -128,12 +128,13 @@ GlobalView TrainImpl::global(TrainModel& m, std::vector<float>& a) {
           p("model.norm.weight")};
 }
 
-double TrainModel::step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool do_backward) {
+double TrainModel::step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool do_backward,
+                        const std::vector<std::vector<int32_t>>* doc_starts) {
   const int64_t N = B * T, V = cfg_.vocab_size;
   for (int64_t i = 0; i < N; ++i)
     ZAYA_CHECK(ids[i] >= 0 && ids[i] < V, "training batch: token id ", ids[i], " outside the vocabulary");
   acts_->targets.assign(targets, targets + N);
-  forward(ids, B, T);
+  forward(ids, B, T, doc_starts);
   double loss = ops::cross_entropy(do_backward ? logits_.data() : static_cast<float*>(nullptr), logits_.data(),
                                    targets, N, V);
   // cross_entropy wrote d(loss)/d(logits) over the logits buffer (in place is fine: row by row).
@@ -141,7 +142,8 @@ double TrainModel::step(const int32_t* ids, const int32_t* targets, int64_t B, i
   return loss;
 }
 
-void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T) {
+void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T,
+                         const std::vector<std::vector<int32_t>>* doc_starts) {
   TrainActs& A = *acts_;
   const int64_t N = B * T, H = cfg_.hidden, V = cfg_.vocab_size, Dr = cfg_.router_hidden, I = cfg_.expert_inter;
   const int nq = cfg_.nq, nk = cfg_.nk, d = cfg_.head_dim, C = cfg_.conv_channels(), E = cfg_.n_experts;
@@ -151,8 +153,28 @@ void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T) {
   A.B = B;
   A.T = T;
   A.pairs.resize(size_t(cfg_.n_pairs));
+  // Independent sequences: the B rows of T tokens, or each document inside them.
+  A.segs.clear();
+  for (int64_t b = 0; b < B; ++b) {
+    std::vector<int32_t> starts = {0};
+    if (doc_starts) {
+      ZAYA_CHECK(int64_t(doc_starts->size()) == B, "TrainModel: ", doc_starts->size(), " document lists for ", B,
+                 " sequences");
+      starts = (*doc_starts)[size_t(b)];
+      ZAYA_CHECK(!starts.empty() && starts[0] == 0, "TrainModel: document starts must begin with 0");
+    }
+    for (size_t k = 0; k < starts.size(); ++k) {
+      int64_t s0 = starts[k], s1 = k + 1 < starts.size() ? starts[k + 1] : T;
+      ZAYA_CHECK(s0 < s1 && s1 <= T, "TrainModel: document starts must increase inside [0, ", T, ")");
+      A.segs.emplace_back(b * T + s0, s1 - s0);
+    }
+  }
   A.pos.resize(size_t(N));
-  for (int64_t i = 0; i < N; ++i) A.pos[size_t(i)] = i % T;
+  A.seg_start.assign(size_t(N), 0);
+  for (auto [s0, len] : A.segs) {
+    A.seg_start[size_t(s0)] = 1;
+    for (int64_t i = 0; i < len; ++i) A.pos[size_t(s0 + i)] = i;
+  }
   choice_.assign(size_t(N * cfg_.n_pairs), 0);
   GlobalView gw = TrainImpl::global(*this, w_);
 
@@ -185,10 +207,10 @@ void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T) {
         for (int b = 0; b < k1; ++b)
           a.conv1_wt[(size_t(b) * C + c) * d + jj] = p.conv1_w[(size_t(c) * d + jj) * k1 + b];
     sz(a.qkpre, N * C);
-    for (int64_t b = 0; b < B; ++b) {
+    for (auto [s0, len] : A.segs) {
       std::fill(state.begin(), state.end(), 0.0f);
-      ops::cca_conv_forward(a.qkpre.data() + b * T * C, a.u.data() + b * T * C, C, state.data(), p.conv0_w,
-                            p.conv0_b, a.conv1_wt.data(), p.conv1_b, T, C, d, k0, k1, scratch.data());
+      ops::cca_conv_forward(a.qkpre.data() + s0 * C, a.u.data() + s0 * C, C, state.data(), p.conv0_w, p.conv0_b,
+                            a.conv1_wt.data(), p.conv1_b, len, C, d, k0, k1, scratch.data());
     }
     ops::cca_qk_mean_add(a.qkpre.data(), a.u.data(), C, N, nq, nk, d);
     a.qkr = a.qkpre;
@@ -206,15 +228,15 @@ void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T) {
     for (int64_t t = 0; t < N; ++t) {
       std::memcpy(&a.v[size_t(t * kv)], &vc[size_t(t * vh)], sizeof(float) * size_t(vh));
       float* del = &a.v[size_t(t * kv + vh)];
-      if (t % T == 0)
+      if (A.seg_start[size_t(t)])
         std::fill(del, del + vh, 0.0f);
       else
         std::memcpy(del, &vd[size_t((t - 1) * vh)], sizeof(float) * size_t(vh));
     }
     sz(a.att, N * qd);
-    for (int64_t b = 0; b < B; ++b)
-      ops::attention_forward(a.att.data() + b * T * qd, qd, a.qkr.data() + b * T * C, C, a.kr.data() + b * T * kv,
-                             a.v.data() + b * T * kv, T, T, nq, nk, d, ps.window);
+    for (auto [s0, len] : A.segs)
+      ops::attention_forward(a.att.data() + s0 * qd, qd, a.qkr.data() + s0 * C, C, a.kr.data() + s0 * kv,
+                             a.v.data() + s0 * kv, len, len, nq, nk, d, ps.window);
     sz(a.A, N * H);
     ops::linear_forward(a.A.data(), a.att.data(), p.o, static_cast<const float*>(nullptr), N, H, qd);
     a.r1 = a.r0;

@@ -37,7 +37,11 @@ class TrainModel {
   void save(const std::string& dir) const;           // model.safetensors (fp32, native) + config.json
 
   // Loss of one batch (ids/targets [B, T]) and, if `backward`, the gradients (zeroed first).
-  double step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool backward = true);
+  // doc_starts (optional, one list per sequence, each beginning with 0): document masking — every
+  // document of a packed sequence is its own sequence for the time-mixing parts (fresh CCA conv and
+  // value-shift state, positions from 0, attention only inside the document).
+  double step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool backward = true,
+              const std::vector<std::vector<int32_t>>* doc_starts = nullptr);
   // Logits [B·T, V] of the last step() run with backward = false (backward overwrites them).
   const std::vector<float>& logits() const { return logits_; }
   // Router slot chosen per token and pair in the last step [B·T, P] (for balancing statistics).
@@ -59,7 +63,7 @@ class TrainModel {
 
  private:
   friend struct TrainImpl;  // src/train/train_impl.h: views, saved activations, forward, backward
-  void forward(const int32_t* ids, int64_t B, int64_t T);
+  void forward(const int32_t* ids, int64_t B, int64_t T, const std::vector<std::vector<int32_t>>* doc_starts);
   void backward(const int32_t* ids, int64_t B, int64_t T);
 
   ModelConfig cfg_;

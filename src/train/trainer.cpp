@@ -139,6 +139,13 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
   int current_phase = -1;
   std::vector<int32_t> ids, targets;
   std::vector<DocInfo> info;
+  std::vector<std::vector<int32_t>> starts;
+  auto doc_starts = [&](int64_t n) -> const std::vector<std::vector<int32_t>>* {
+    if (!rc.document_masking) return nullptr;
+    starts.assign(size_t(n), {});
+    for (int64_t b = 0; b < n; ++b) starts[size_t(b)] = info[size_t(b)].starts;
+    return &starts;
+  };
   auto t_last = std::chrono::steady_clock::now();
   while (step < stop_at) {
     // Phase of this step: data weights, sequence shape, RoPE θ.
@@ -165,7 +172,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     data.next_batch(B, L, ids.data(), targets.data(), info.data());
     for (auto& t : targets)
       if (t < 0) t = -100;
-    double loss = model.step(ids.data(), targets.data(), B, L);
+    double loss = model.step(ids.data(), targets.data(), B, L, true, doc_starts(B));
     double gnorm = clip_grad_norm(params, rc.grad_clip);
     double lr = lr_at(rc.schedule, rc.optim.lr, step);
     if (std::isfinite(gnorm)) optim.step(lr);
@@ -200,7 +207,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
           if (got == 0) break;
           for (auto& t : targets)
             if (t < 0) t = -100;
-          sum += model.step(ids.data(), targets.data(), got, L, false) * double(got);
+          sum += model.step(ids.data(), targets.data(), got, L, false, doc_starts(got)) * double(got);
           n += got;
         }
       if (n > 0) m["val_loss"] = sum / double(n);
