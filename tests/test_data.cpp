@@ -581,3 +581,22 @@ TEST_F(DataCli, BadJsonlLineNamesFileAndLine) {
 
 }  // namespace
 }  // namespace zaya
+
+namespace zaya {
+namespace {
+
+TEST(DatasetManifest, RecordsTheUnigramEntropyOfEachSplit) {
+  auto dir = std::filesystem::temp_directory_path() / ("zaya_entropy_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  DatasetWriter w(dir.string(), "e", 16, 1000);
+  w.add(Split::Train, std::vector<int32_t>{3, 3, 5, 5});  // two tokens, equally often
+  w.add(Split::Val, std::vector<int32_t>{7, 7, 7});        // one token
+  w.finish(nlohmann::json::object());
+  auto m = nlohmann::json::parse(read_file((dir / "e.json").string()));
+  EXPECT_NEAR(m["train"]["unigram_entropy_nats"].get<double>(), std::log(2.0), 1e-12);
+  EXPECT_EQ(m["val"]["unigram_entropy_nats"].get<double>(), 0.0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace zaya

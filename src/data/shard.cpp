@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cmath>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -454,6 +455,8 @@ void DatasetWriter::add(Split split, const int32_t* ids, size_t n) {
     p.info.shards.push_back({file, 0, 0, 0});
   }
   p.open->add_document(ids, n);
+  if (p.counts.empty()) p.counts.assign(size_t(vocab_), 0);
+  for (size_t i = 0; i < n; ++i) ++p.counts[size_t(ids[i])];
   p.info.documents += 1;
   p.info.tokens += n;
   ShardEntry& e = p.info.shards.back();
@@ -488,6 +491,12 @@ std::string DatasetWriter::finish(const json& extra) {
     for (const ShardEntry& e : si.shards)
       shards.push_back({{"file", e.file}, {"documents", e.documents}, {"tokens", e.tokens}, {"xxh64", hex64(e.xxh64)}});
     j[split_name(s)] = {{"documents", si.documents}, {"tokens", si.tokens}, {"shards", shards}};
+    // Entropy of the token frequencies (nats/token, the unit of the training loss): the loss of the best
+    // model that ignores context, a baseline a trained model must beat.
+    double H = 0;
+    for (uint64_t c : part(s).counts)
+      if (c) H -= double(c) / double(si.tokens) * std::log(double(c) / double(si.tokens));
+    j[split_name(s)]["unigram_entropy_nats"] = H;
   }
   // Shards to their final names, then the manifest (the commit point of the dataset).
   for (Part* p : {&train_, &val_}) {

@@ -152,6 +152,7 @@ class DatasetWriter {
     SplitInfo info;
     std::unique_ptr<ShardWriter> open;
     std::vector<std::string> parts;  // .part paths of closed shards, same order as info.shards
+    std::vector<uint64_t> counts;    // token frequencies, for the unigram entropy in the manifest
   };
   Part& part(Split s) { return s == Split::Train ? train_ : val_; }
   void close(Split s);
