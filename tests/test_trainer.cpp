@@ -214,6 +214,13 @@ TEST(Trainer, BadRunConfigs) {
   bad_w.replace(bad_w.find("name = \"short\""), 14, "name = \"short\"\nweights = { nope = 1.0 }");
   expect(bad_w, "names no dataset");
   expect("[run\n", "run.toml");
+  // A sequence length the model cannot take (max_position_embeddings is 512): error, nothing written.
+  std::string too_long = run_toml(r + "/run-long");
+  too_long.replace(too_long.find("seq_len = 64"), 12, "seq_len = 1024");
+  write_file_atomic(r + "/long.toml", too_long);
+  auto res = test::run_zaya("train --config " + r + "/long.toml");
+  test::expect_clean_error(res, {"long.toml", "max_position_embeddings"});
+  EXPECT_FALSE(fs::exists(r + "/run-long/checkpoints"));
   // Existing checkpoints are never overwritten without --resume.
   std::string dir = r + "/run-d";
   write_file_atomic(r + "/d.toml", run_toml(dir));

@@ -43,6 +43,10 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
   // Model: a new one from a config, or a checkpoint to continue from.
   ModelConfig mc = rc.model_config.empty() ? load_config(path_join(rc.init_from, "config.json"))
                                            : load_config(rc.model_config);
+  for (auto& p : rc.phases)
+    ZAYA_CHECK(mc.max_position_embeddings <= 0 || p.seq_len <= mc.max_position_embeddings, rc.source, ": phase '",
+               p.name, "' has seq_len ", p.seq_len, ", longer than the model's max_position_embeddings (",
+               mc.max_position_embeddings, ")");
   TrainModel model(mc);
   std::vector<DatasetSpec> specs;
   std::vector<std::string> names;
