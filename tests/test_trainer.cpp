@@ -173,6 +173,28 @@ TEST(Trainer, DocumentMaskingRuns) {
   EXPECT_NE(l, losses(r + "/run-u")) << "masking changes what the model sees";
 }
 
+TEST(Trainer, GradientAccumulationTrainsLikeTheLargerBatch) {
+  std::string r = root();
+  std::string big = run_toml(r + "/run-big"), acc = run_toml(r + "/run-acc");
+  acc.replace(acc.find("lr = 0.01"), 9, "lr = 0.01\ngrad_accum = 2");
+  acc.replace(acc.find("batch = 8"), 9, "batch = 4");
+  write_file_atomic(r + "/big.toml", big);
+  write_file_atomic(r + "/acc.toml", acc);
+  ASSERT_EQ(zaya("train --config " + r + "/big.toml --max-steps 6"), 0);
+  ASSERT_EQ(zaya("train --config " + r + "/acc.toml --max-steps 6"), 0);
+  auto values = [](const std::string& l) {
+    std::vector<double> v;
+    std::istringstream in(l);
+    std::string line;
+    while (std::getline(in, line)) v.push_back(std::stod(line.substr(line.find(':') + 1)));
+    return v;
+  };
+  auto a = values(losses(r + "/run-big")), b = values(losses(r + "/run-acc"));
+  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(b.size(), 6u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(b[i], a[i], 1e-4 * std::abs(a[i])) << "step " << i + 1;
+}
+
 TEST(Trainer, CorruptNewestCheckpointFallsBack) {
   std::string r = root();
   std::string dir = r + "/run-c";

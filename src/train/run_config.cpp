@@ -114,11 +114,13 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   c.document_masking = data.boolean("document_masking", false);
 
   Table o = section("optim");
-  o.only({"lr", "weight_decay", "grad_clip", "adam_beta1", "adam_beta2", "adam_eps", "muon_momentum",
+  o.only({"lr", "weight_decay", "grad_clip", "grad_accum", "adam_beta1", "adam_beta2", "adam_eps", "muon_momentum",
           "muon_nesterov", "ns_steps", "ns_coefficients", "muon_rms_scale"});
   c.optim.lr = o.num("lr", 3e-3);
   c.optim.weight_decay = o.num("weight_decay", 0.1);
   c.grad_clip = o.num("grad_clip", 1.0);
+  c.grad_accum = int(o.integer("grad_accum", 1));
+  if (c.grad_accum < 1 || c.grad_accum > 4096) o.bad("grad_accum", "between 1 and 4096");
   c.optim.adam_beta1 = o.num("adam_beta1", 0.9);
   c.optim.adam_beta2 = o.num("adam_beta2", 0.95);
   c.optim.adam_eps = o.num("adam_eps", 1e-8);
@@ -184,7 +186,8 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
     ph.rope_theta = p.num("rope_theta", 0);
     if (ph.seq_len < 2 || ph.seq_len > (1 << 20)) p.bad("seq_len", "between 2 and 1048576");
     if (ph.batch < 1 || ph.batch > 65536) p.bad("batch", "between 1 and 65536");
-    if (ph.tokens < ph.batch * ph.seq_len) p.bad("tokens", "at least batch × seq_len (one step)");
+    if (ph.tokens < ph.batch * ph.seq_len * c.grad_accum)
+      p.bad("tokens", "at least batch × seq_len × grad_accum (one step)");
     if (ph.rope_theta < 0) p.bad("rope_theta", "positive");
     if (p.has("weights")) {
       Table w = p.sub("weights");

@@ -7,7 +7,7 @@
 //                tokenizer = "tokenizer.json"  (copied into every checkpoint)
 //   [data]       datasets = { web = "data/web.json", code = "data/code.json" }   (manifests of zaya data)
 //                mask_eos_targets = false   document_masking = false
-//   [optim]      lr = 3e-3  weight_decay = 0.1  grad_clip = 1.0  adam_beta1/2/eps  muon_momentum
+//   [optim]      lr = 3e-3  weight_decay = 0.1  grad_clip = 1.0  grad_accum = 1  adam_beta1/2/eps  muon_momentum
 //                muon_nesterov  ns_steps  ns_coefficients = [3.4445, -4.7750, 2.0315]  muon_rms_scale
 //   [schedule]   kind = "wsd" | "cosine"  warmup = 100  decay_fraction = 0.2  min_ratio = 0.1
 //                decay_shape = "linear" | "sqrt"
@@ -44,6 +44,7 @@ struct RunConfig {
   bool document_masking = false;  // each packed document restarts CCA state, positions and attention
   OptimConfig optim;
   double grad_clip = 1.0;
+  int grad_accum = 1;  // micro-batches of [[phase]].batch sequences per optimizer step
   Schedule schedule;
   BalanceConfig balance;
   std::vector<PhaseConfig> phases;
@@ -51,7 +52,7 @@ struct RunConfig {
   int keep_last = 3;
   int64_t eval_every = 0, eval_batches = 4;
 
-  int64_t steps_of(const PhaseConfig& p) const { return p.tokens / (p.batch * p.seq_len); }
+  int64_t steps_of(const PhaseConfig& p) const { return p.tokens / (p.batch * p.seq_len * grad_accum); }
   int64_t total_steps() const;
 };
 

@@ -14,14 +14,14 @@
 
 namespace zaya {
 
-void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T) {
+void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T, bool accumulate) {
   TrainActs& A = *acts_;
   const int64_t N = B * T, H = cfg_.hidden, V = cfg_.vocab_size, Dr = cfg_.router_hidden, I = cfg_.expert_inter;
   const int nq = cfg_.nq, nk = cfg_.nk, d = cfg_.head_dim, C = cfg_.conv_channels(), E = cfg_.n_experts;
   const int S = cfg_.n_slots(), k0 = cfg_.cca_time0, k1 = cfg_.cca_time1, K = cfg_.conv_state_len();
   const int64_t qd = int64_t(nq) * d, kv = int64_t(nk) * d, vh = cfg_.value_half();
   const float eps = float(cfg_.norm_eps), reps = float(cfg_.router_norm_eps);
-  std::fill(g_.begin(), g_.end(), 0.0f);
+  if (!accumulate) std::fill(g_.begin(), g_.end(), 0.0f);
   GlobalView gw = TrainImpl::global(*this, w_), gg = TrainImpl::global(*this, g_);
   const float* head = cfg_.tie_embeddings ? gw.embed : param("lm_head.weight");
   float* dhead = cfg_.tie_embeddings ? gg.embed : grad("lm_head.weight");

@@ -129,7 +129,7 @@ GlobalView TrainImpl::global(TrainModel& m, std::vector<float>& a) {
 }
 
 double TrainModel::step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool do_backward,
-                        const std::vector<std::vector<int32_t>>* doc_starts) {
+                        const std::vector<std::vector<int32_t>>* doc_starts, bool accumulate, double grad_scale) {
   const int64_t N = B * T, V = cfg_.vocab_size;
   for (int64_t i = 0; i < N; ++i)
     ZAYA_CHECK(ids[i] >= 0 && ids[i] < V, "training batch: token id ", ids[i], " outside the vocabulary");
@@ -138,7 +138,11 @@ double TrainModel::step(const int32_t* ids, const int32_t* targets, int64_t B, i
   double loss = ops::cross_entropy(do_backward ? logits_.data() : static_cast<float*>(nullptr), logits_.data(),
                                    targets, N, V);
   // cross_entropy wrote d(loss)/d(logits) over the logits buffer (in place is fine: row by row).
-  if (do_backward) backward(ids, B, T);
+  if (do_backward) {
+    if (grad_scale != 1.0)
+      for (float& x : logits_) x *= float(grad_scale);
+    backward(ids, B, T, accumulate);
+  }
   return loss;
 }
 

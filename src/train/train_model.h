@@ -40,8 +40,11 @@ class TrainModel {
   // doc_starts (optional, one list per sequence, each beginning with 0): document masking — every
   // document of a packed sequence is its own sequence for the time-mixing parts (fresh CCA conv and
   // value-shift state, positions from 0, attention only inside the document).
+  // Gradient accumulation: with accumulate the gradients are added to the arena instead of replacing
+  // it; grad_scale multiplies this batch's gradient (1/k to average k micro-batches).
   double step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool backward = true,
-              const std::vector<std::vector<int32_t>>* doc_starts = nullptr);
+              const std::vector<std::vector<int32_t>>* doc_starts = nullptr, bool accumulate = false,
+              double grad_scale = 1.0);
   // Logits [B·T, V] of the last step() run with backward = false (backward overwrites them).
   const std::vector<float>& logits() const { return logits_; }
   // Router slot chosen per token and pair in the last step [B·T, P] (for balancing statistics).
@@ -64,7 +67,7 @@ class TrainModel {
  private:
   friend struct TrainImpl;  // src/train/train_impl.h: views, saved activations, forward, backward
   void forward(const int32_t* ids, int64_t B, int64_t T, const std::vector<std::vector<int32_t>>* doc_starts);
-  void backward(const int32_t* ids, int64_t B, int64_t T);
+  void backward(const int32_t* ids, int64_t B, int64_t T, bool accumulate);
 
   ModelConfig cfg_;
   std::vector<TrainTensor> tensors_;

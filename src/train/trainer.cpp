@@ -173,24 +173,37 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     ids.resize(size_t(B * L));
     targets.resize(size_t(B * L));
     info.resize(size_t(B));
-    data.next_batch(B, L, ids.data(), targets.data(), info.data());
-    for (auto& t : targets)
-      if (t < 0) t = -100;
-    double loss = model.step(ids.data(), targets.data(), B, L, true, doc_starts(B));
+    // grad_accum micro-batches per optimizer step; router statistics over all of them.
+    const int K = rc.grad_accum;
+    const int S = mc.n_slots();
+    double loss = 0;
+    std::vector<int32_t> step_choices;
+    std::vector<std::vector<float>> step_probs(size_t(mc.n_pairs));
+    for (int k = 0; k < K; ++k) {
+      data.next_batch(B, L, ids.data(), targets.data(), info.data());
+      for (auto& t : targets)
+        if (t < 0) t = -100;
+      loss += model.step(ids.data(), targets.data(), B, L, true, doc_starts(B), k > 0, 1.0 / K) / K;
+      const auto& ch = model.choices();
+      step_choices.insert(step_choices.end(), ch.begin(), ch.end());
+      for (int j = 0; j < mc.n_pairs; ++j)
+        step_probs[size_t(j)].insert(step_probs[size_t(j)].end(), model.router_probs(j),
+                                     model.router_probs(j) + B * L * S);
+    }
     double gnorm = clip_grad_norm(params, rc.grad_clip);
     double lr = lr_at(rc.schedule, rc.optim.lr, step);
     if (std::isfinite(gnorm)) optim.step(lr);
     std::vector<const float*> probs;
-    for (int j = 0; j < mc.n_pairs; ++j) probs.push_back(model.router_probs(j));
-    auto stats = balancer.update(model.choices(), B * L, betas, probs);
+    for (auto& v : step_probs) probs.push_back(v.data());
+    auto stats = balancer.update(step_choices, B * L * K, betas, probs);
     ++step;
-    tokens += B * L;
+    tokens += B * L * K;
     auto now = std::chrono::steady_clock::now();
     double dt = std::chrono::duration<double>(now - t_last).count();
     t_last = now;
     json m = {{"step", step},          {"phase", P.name},  {"loss", loss},
               {"lr", lr},              {"grad_norm", gnorm}, {"tokens", tokens},
-              {"tokens_per_s", double(B * L) / dt}, {"flops_per_s", flop_per_token * double(B * L) / dt}};
+              {"tokens_per_s", double(B * L * K) / dt}, {"flops_per_s", flop_per_token * double(B * L * K) / dt}};
     double maxv = 0, skip = 0;
     json layers = json::array();
     for (auto& s : stats) {
@@ -220,8 +233,8 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     res.last_loss = loss;
     if (bar) {
       char sfx[128];
-      std::snprintf(sfx, sizeof sfx, "loss %.4f  %.0f tok/s  %.2f GFLOP/s", loss, double(B * L) / dt,
-                    flop_per_token * double(B * L) / dt / 1e9);
+      std::snprintf(sfx, sizeof sfx, "loss %.4f  %.0f tok/s  %.2f GFLOP/s", loss, double(B * L * K) / dt,
+                    flop_per_token * double(B * L * K) / dt / 1e9);
       bar->set_suffix(sfx);
       bar->update(double(step));
     }
