@@ -83,13 +83,14 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   auto section = [&](const char* k) { return r.has(k) ? r.sub(k) : Table{empty_table(), k, what}; };
 
   Table run = section("run");
-  run.only({"dir", "seed", "threads"});
+  run.only({"dir", "seed", "threads", "recompute"});
   c.dir = run.str("dir", "");
   if (c.dir.empty()) throw_error(what, ": 'run.dir' is required");
   int64_t seed = run.integer("seed", 0);
   if (seed < 0) run.bad("seed", "non-negative");
   c.seed = uint64_t(seed);
   c.threads = int(run.integer("threads", 0));
+  c.recompute = run.boolean("recompute", false);
   if (c.threads < 0) run.bad("threads", "non-negative");
 
   Table model = section("model");

@@ -38,6 +38,10 @@ void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T, bool accumul
   for (int j = cfg_.n_pairs - 1; j >= 0; --j) {
     PairView p = TrainImpl::pair(*this, w_, j), g = TrainImpl::pair(*this, g_, j);
     PairActs& a = A.pairs[size_t(j)];
+    if (recompute_) {  // rebuild this pair's activations from its saved input
+      std::vector<float> r = a.r0;
+      forward_pair(j, r);
+    }
     const PairSpec& ps = cfg_.pairs[size_t(j)];
 
     // Post-MoE merge: r2 = (M + hb)⊙hs + (r1 + rb)⊙rs.
@@ -148,6 +152,7 @@ void TrainModel::backward(const int32_t* ids, int64_t B, int64_t T, bool accumul
     ops::linear_backward(dy1.data(), g.vdel, static_cast<float*>(nullptr), dvd.data(), a.y1.data(), p.vdel, N, vh, H);
     ops::rmsnorm_backward(dr0.data(), g.in_norm, dy1.data(), a.r0.data(), p.in_norm, N, H, eps);
     dr.swap(dr0);
+    if (recompute_) a.release();
   }
   // Embedding: r0 = (e + b) ⊙ s; the lookup sends no gradient to the padding row.
   std::vector<float> demb = zeros(N * H);

@@ -28,6 +28,12 @@ struct PairActs {
   std::vector<int64_t> start;        // start of expert e's tokens in perm [E + 1]
   std::vector<float> xe, gu, act, eo;  // per grouped token: expert input, [gate; up], SwiGLU, expert output
   std::vector<float> conv1_wt;       // the grouped conv weight per tap [k1, C, d] (op layout)
+  // Recomputation: drop everything but r0 (to rebuild from) and a (the next pair's EDA input).
+  void release() {
+    for (auto* v : {&y1, &u, &qkpre, &qkr, &kr, &v, &att, &A, &r1, &y2, &z, &g1pre, &g1, &g2pre, &g2, &p, &M, &w,
+                    &xe, &gu, &act, &eo, &conv1_wt})
+      std::vector<float>().swap(*v);
+  }
 };
 struct TrainActs {
   int64_t B = 0, T = 0;

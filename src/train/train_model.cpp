@@ -146,14 +146,152 @@ double TrainModel::step(const int32_t* ids, const int32_t* targets, int64_t B, i
   return loss;
 }
 
-void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T,
-                         const std::vector<std::vector<int32_t>>* doc_starts) {
+// One pair's forward from its residual input r (replaced by the pair's output), saving its activations.
+// With recomputation the backward calls it again from the saved r0 to rebuild them.
+void TrainModel::forward_pair(int j, std::vector<float>& r) {
   TrainActs& A = *acts_;
-  const int64_t N = B * T, H = cfg_.hidden, V = cfg_.vocab_size, Dr = cfg_.router_hidden, I = cfg_.expert_inter;
+  const int64_t N = A.B * A.T, H = cfg_.hidden, Dr = cfg_.router_hidden, I = cfg_.expert_inter;
   const int nq = cfg_.nq, nk = cfg_.nk, d = cfg_.head_dim, C = cfg_.conv_channels(), E = cfg_.n_experts;
   const int S = cfg_.n_slots(), k0 = cfg_.cca_time0, k1 = cfg_.cca_time1, K = cfg_.conv_state_len();
   const int64_t qd = int64_t(nq) * d, kv = int64_t(nk) * d, vh = cfg_.value_half();
   const float eps = float(cfg_.norm_eps), reps = float(cfg_.router_norm_eps);
+  std::vector<float> scratch(size_t((A.T + k1) * C)), state(size_t(K * C));
+  PairView p = TrainImpl::pair(*this, w_, j);
+  PairActs& a = A.pairs[size_t(j)];
+  const PairSpec& ps = cfg_.pairs[size_t(j)];
+  auto sz = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); };
+  a.r0 = r;
+  sz(a.y1, N * H);
+  ops::rmsnorm_forward(a.y1.data(), a.r0.data(), p.in_norm, N, H, eps);
+  // CCA (spec §3): u = [q̃ | k̃], convolutions per sequence, q-k mean, L2 norm + temperature, RoPE.
+  std::vector<float> tmp_q(size_t(N * qd)), tmp_k(size_t(N * kv));
+  ops::linear_forward(tmp_q.data(), a.y1.data(), p.q, static_cast<const float*>(nullptr), N, qd, H);
+  ops::linear_forward(tmp_k.data(), a.y1.data(), p.k, static_cast<const float*>(nullptr), N, kv, H);
+  sz(a.u, N * C);
+  for (int64_t t = 0; t < N; ++t) {
+    std::memcpy(&a.u[size_t(t * C)], &tmp_q[size_t(t * qd)], sizeof(float) * size_t(qd));
+    std::memcpy(&a.u[size_t(t * C + qd)], &tmp_k[size_t(t * kv)], sizeof(float) * size_t(kv));
+  }
+  a.conv1_wt.resize(size_t(k1) * C * d);
+  for (int c = 0; c < C; ++c)
+    for (int jj = 0; jj < d; ++jj)
+      for (int b = 0; b < k1; ++b)
+        a.conv1_wt[(size_t(b) * C + c) * d + jj] = p.conv1_w[(size_t(c) * d + jj) * k1 + b];
+  sz(a.qkpre, N * C);
+  for (auto [s0, len] : A.segs) {
+    std::fill(state.begin(), state.end(), 0.0f);
+    ops::cca_conv_forward(a.qkpre.data() + s0 * C, a.u.data() + s0 * C, C, state.data(), p.conv0_w, p.conv0_b,
+                          a.conv1_wt.data(), p.conv1_b, len, C, d, k0, k1, scratch.data());
+  }
+  ops::cca_qk_mean_add(a.qkpre.data(), a.u.data(), C, N, nq, nk, d);
+  a.qkr = a.qkpre;
+  ops::cca_qk_normalize(a.qkr.data(), C, p.temp, N, nq, nk, d);
+  auto inv = ops::rope_inv_freq(ps.rope_theta, ps.rot_dim);
+  ops::rope_forward(a.qkr.data(), C, A.pos.data(), N, nq + nk, d, ps.rot_dim, inv.data());
+  sz(a.kr, N * kv);
+  for (int64_t t = 0; t < N; ++t)
+    std::memcpy(&a.kr[size_t(t * kv)], &a.qkr[size_t(t * C + qd)], sizeof(float) * size_t(kv));
+  // Values (spec §3.4): [Wv1·y_t | Wv2·y_{t-1}], zero before each sequence's first token.
+  std::vector<float> vc(size_t(N * vh)), vd(size_t(N * vh));
+  ops::linear_forward(vc.data(), a.y1.data(), p.vcur, static_cast<const float*>(nullptr), N, vh, H);
+  ops::linear_forward(vd.data(), a.y1.data(), p.vdel, static_cast<const float*>(nullptr), N, vh, H);
+  sz(a.v, N * kv);
+  for (int64_t t = 0; t < N; ++t) {
+    std::memcpy(&a.v[size_t(t * kv)], &vc[size_t(t * vh)], sizeof(float) * size_t(vh));
+    float* del = &a.v[size_t(t * kv + vh)];
+    if (A.seg_start[size_t(t)])
+      std::fill(del, del + vh, 0.0f);
+    else
+      std::memcpy(del, &vd[size_t((t - 1) * vh)], sizeof(float) * size_t(vh));
+  }
+  sz(a.att, N * qd);
+  for (auto [s0, len] : A.segs)
+    ops::attention_forward(a.att.data() + s0 * qd, qd, a.qkr.data() + s0 * C, C, a.kr.data() + s0 * kv,
+                           a.v.data() + s0 * kv, len, len, nq, nk, d, ps.window);
+  sz(a.A, N * H);
+  ops::linear_forward(a.A.data(), a.att.data(), p.o, static_cast<const float*>(nullptr), N, H, qd);
+  a.r1 = a.r0;
+  ops::residual_merge(a.r1.data(), a.A.data(), p.pa_hs, p.pa_hb, p.pa_rs, p.pa_rb, N, H);
+  sz(a.y2, N * H);
+  ops::rmsnorm_forward(a.y2.data(), a.r1.data(), p.post_norm, N, H, eps);
+
+  // Router (spec §4): a = W_down y + b (+ s ⊙ a_prev), norm, GELU MLP, softmax, top-1 on p + β.
+  sz(a.a, N * Dr);
+  ops::linear_forward(a.a.data(), a.y2.data(), p.down, p.down_b, N, Dr, H);
+  if (j > 0 && p.eda)
+    for (int64_t t = 0; t < N; ++t)
+      for (int64_t i = 0; i < Dr; ++i) a.a[size_t(t * Dr + i)] += p.eda[i] * A.pairs[size_t(j - 1)].a[size_t(t * Dr + i)];
+  sz(a.z, N * Dr);
+  ops::rmsnorm_forward(a.z.data(), a.a.data(), p.rnorm, N, Dr, reps);
+  sz(a.g1pre, N * Dr);
+  ops::linear_forward(a.g1pre.data(), a.z.data(), p.fc1, p.fc1_b, N, Dr, Dr);
+  a.g1 = a.g1pre;
+  ops::gelu_forward(a.g1.data(), N * Dr);
+  sz(a.g2pre, N * Dr);
+  ops::linear_forward(a.g2pre.data(), a.g1.data(), p.fc2, p.fc2_b, N, Dr, Dr);
+  a.g2 = a.g2pre;
+  ops::gelu_forward(a.g2.data(), N * Dr);
+  sz(a.p, N * S);
+  ops::linear_forward(a.p.data(), a.g2.data(), p.out, static_cast<const float*>(nullptr), N, S, Dr);
+  ops::softmax_forward(a.p.data(), N, S);
+  a.choice.resize(size_t(N));
+  a.w.resize(size_t(N));
+  a.start.assign(size_t(E + 1), 0);
+  for (int64_t t = 0; t < N; ++t) {
+    const float* pr = &a.p[size_t(t * S)];
+    int best = 0;
+    float bv = pr[0] + p.beta[0];
+    for (int e = 1; e < S; ++e)
+      if (pr[e] + p.beta[e] > bv) {
+        bv = pr[e] + p.beta[e];
+        best = e;
+      }
+    a.choice[size_t(t)] = best;
+    a.w[size_t(t)] = pr[best];
+    choice_[size_t(t * cfg_.n_pairs + j)] = best;
+    if (best < E) ++a.start[size_t(best + 1)];
+  }
+  for (int e = 0; e < E; ++e) a.start[size_t(e + 1)] += a.start[size_t(e)];
+  a.perm.assign(size_t(a.start[size_t(E)]), 0);
+  std::vector<int64_t> fill(a.start.begin(), a.start.end() - 1);
+  for (int64_t t = 0; t < N; ++t)
+    if (a.choice[size_t(t)] < E) a.perm[size_t(fill[size_t(a.choice[size_t(t)])]++)] = t;
+  // Experts (spec §5) on their gathered tokens; skip tokens per SkipMode.
+  const int64_t Ne = a.start[size_t(E)];
+  sz(a.xe, Ne * H);
+  sz(a.gu, Ne * 2 * I);
+  sz(a.act, Ne * I);
+  sz(a.eo, Ne * H);
+  sz(a.M, N * H);
+  std::fill(a.M.begin(), a.M.end(), 0.0f);
+  for (int64_t i = 0; i < Ne; ++i)
+    std::memcpy(&a.xe[size_t(i * H)], &a.y2[size_t(a.perm[size_t(i)] * H)], sizeof(float) * size_t(H));
+  for (int e = 0; e < E; ++e) {
+    const int64_t s0 = a.start[size_t(e)], n = a.start[size_t(e + 1)] - s0;
+    if (n == 0) continue;
+    ops::linear_forward(&a.gu[size_t(s0 * 2 * I)], &a.xe[size_t(s0 * H)], p.gate_up + int64_t(e) * 2 * I * H,
+                        static_cast<const float*>(nullptr), n, 2 * I, H);
+    ops::swiglu_forward(&a.act[size_t(s0 * I)], &a.gu[size_t(s0 * 2 * I)], n, I);
+    ops::linear_forward(&a.eo[size_t(s0 * H)], &a.act[size_t(s0 * I)], p.down_e + int64_t(e) * H * I,
+                        static_cast<const float*>(nullptr), n, H, I);
+  }
+  for (int64_t i = 0; i < Ne; ++i) {
+    int64_t t = a.perm[size_t(i)];
+    for (int64_t c = 0; c < H; ++c) a.M[size_t(t * H + c)] = a.w[size_t(t)] * a.eo[size_t(i * H + c)];
+  }
+  if (cfg_.skip_mode == SkipMode::PassThrough)
+    for (int64_t t = 0; t < N; ++t)
+      if (a.choice[size_t(t)] >= E)
+        for (int64_t c = 0; c < H; ++c) a.M[size_t(t * H + c)] = a.w[size_t(t)] * a.y2[size_t(t * H + c)];
+  r = a.r1;
+  ops::residual_merge(r.data(), a.M.data(), p.pm_hs, p.pm_hb, p.pm_rs, p.pm_rb, N, H);
+}
+
+void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T,
+                         const std::vector<std::vector<int32_t>>* doc_starts) {
+  TrainActs& A = *acts_;
+  const int64_t N = B * T, H = cfg_.hidden, V = cfg_.vocab_size;
+  const float eps = float(cfg_.norm_eps);
   A.B = B;
   A.T = T;
   A.pairs.resize(size_t(cfg_.n_pairs));
@@ -186,138 +324,9 @@ void TrainModel::forward(const int32_t* ids, int64_t B, int64_t T,
   ops::embedding_forward(A.emb.data(), gw.embed, ids, N, H);
   std::vector<float> r(size_t(N * H));
   ops::residual_input(r.data(), A.emb.data(), gw.in_scale, gw.in_bias, N, H);
-  std::vector<float> scratch(size_t((T + k1) * C)), state(size_t(K * C));
-
   for (int j = 0; j < cfg_.n_pairs; ++j) {
-    PairView p = TrainImpl::pair(*this, w_, j);
-    PairActs& a = A.pairs[size_t(j)];
-    const PairSpec& ps = cfg_.pairs[size_t(j)];
-    auto sz = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); };
-    a.r0 = r;
-    sz(a.y1, N * H);
-    ops::rmsnorm_forward(a.y1.data(), a.r0.data(), p.in_norm, N, H, eps);
-    // CCA (spec §3): u = [q̃ | k̃], convolutions per sequence, q-k mean, L2 norm + temperature, RoPE.
-    std::vector<float> tmp_q(size_t(N * qd)), tmp_k(size_t(N * kv));
-    ops::linear_forward(tmp_q.data(), a.y1.data(), p.q, static_cast<const float*>(nullptr), N, qd, H);
-    ops::linear_forward(tmp_k.data(), a.y1.data(), p.k, static_cast<const float*>(nullptr), N, kv, H);
-    sz(a.u, N * C);
-    for (int64_t t = 0; t < N; ++t) {
-      std::memcpy(&a.u[size_t(t * C)], &tmp_q[size_t(t * qd)], sizeof(float) * size_t(qd));
-      std::memcpy(&a.u[size_t(t * C + qd)], &tmp_k[size_t(t * kv)], sizeof(float) * size_t(kv));
-    }
-    a.conv1_wt.resize(size_t(k1) * C * d);
-    for (int c = 0; c < C; ++c)
-      for (int jj = 0; jj < d; ++jj)
-        for (int b = 0; b < k1; ++b)
-          a.conv1_wt[(size_t(b) * C + c) * d + jj] = p.conv1_w[(size_t(c) * d + jj) * k1 + b];
-    sz(a.qkpre, N * C);
-    for (auto [s0, len] : A.segs) {
-      std::fill(state.begin(), state.end(), 0.0f);
-      ops::cca_conv_forward(a.qkpre.data() + s0 * C, a.u.data() + s0 * C, C, state.data(), p.conv0_w, p.conv0_b,
-                            a.conv1_wt.data(), p.conv1_b, len, C, d, k0, k1, scratch.data());
-    }
-    ops::cca_qk_mean_add(a.qkpre.data(), a.u.data(), C, N, nq, nk, d);
-    a.qkr = a.qkpre;
-    ops::cca_qk_normalize(a.qkr.data(), C, p.temp, N, nq, nk, d);
-    auto inv = ops::rope_inv_freq(ps.rope_theta, ps.rot_dim);
-    ops::rope_forward(a.qkr.data(), C, A.pos.data(), N, nq + nk, d, ps.rot_dim, inv.data());
-    sz(a.kr, N * kv);
-    for (int64_t t = 0; t < N; ++t)
-      std::memcpy(&a.kr[size_t(t * kv)], &a.qkr[size_t(t * C + qd)], sizeof(float) * size_t(kv));
-    // Values (spec §3.4): [Wv1·y_t | Wv2·y_{t-1}], zero before each sequence's first token.
-    std::vector<float> vc(size_t(N * vh)), vd(size_t(N * vh));
-    ops::linear_forward(vc.data(), a.y1.data(), p.vcur, static_cast<const float*>(nullptr), N, vh, H);
-    ops::linear_forward(vd.data(), a.y1.data(), p.vdel, static_cast<const float*>(nullptr), N, vh, H);
-    sz(a.v, N * kv);
-    for (int64_t t = 0; t < N; ++t) {
-      std::memcpy(&a.v[size_t(t * kv)], &vc[size_t(t * vh)], sizeof(float) * size_t(vh));
-      float* del = &a.v[size_t(t * kv + vh)];
-      if (A.seg_start[size_t(t)])
-        std::fill(del, del + vh, 0.0f);
-      else
-        std::memcpy(del, &vd[size_t((t - 1) * vh)], sizeof(float) * size_t(vh));
-    }
-    sz(a.att, N * qd);
-    for (auto [s0, len] : A.segs)
-      ops::attention_forward(a.att.data() + s0 * qd, qd, a.qkr.data() + s0 * C, C, a.kr.data() + s0 * kv,
-                             a.v.data() + s0 * kv, len, len, nq, nk, d, ps.window);
-    sz(a.A, N * H);
-    ops::linear_forward(a.A.data(), a.att.data(), p.o, static_cast<const float*>(nullptr), N, H, qd);
-    a.r1 = a.r0;
-    ops::residual_merge(a.r1.data(), a.A.data(), p.pa_hs, p.pa_hb, p.pa_rs, p.pa_rb, N, H);
-    sz(a.y2, N * H);
-    ops::rmsnorm_forward(a.y2.data(), a.r1.data(), p.post_norm, N, H, eps);
-
-    // Router (spec §4): a = W_down y + b (+ s ⊙ a_prev), norm, GELU MLP, softmax, top-1 on p + β.
-    sz(a.a, N * Dr);
-    ops::linear_forward(a.a.data(), a.y2.data(), p.down, p.down_b, N, Dr, H);
-    if (j > 0 && p.eda)
-      for (int64_t t = 0; t < N; ++t)
-        for (int64_t i = 0; i < Dr; ++i) a.a[size_t(t * Dr + i)] += p.eda[i] * A.pairs[size_t(j - 1)].a[size_t(t * Dr + i)];
-    sz(a.z, N * Dr);
-    ops::rmsnorm_forward(a.z.data(), a.a.data(), p.rnorm, N, Dr, reps);
-    sz(a.g1pre, N * Dr);
-    ops::linear_forward(a.g1pre.data(), a.z.data(), p.fc1, p.fc1_b, N, Dr, Dr);
-    a.g1 = a.g1pre;
-    ops::gelu_forward(a.g1.data(), N * Dr);
-    sz(a.g2pre, N * Dr);
-    ops::linear_forward(a.g2pre.data(), a.g1.data(), p.fc2, p.fc2_b, N, Dr, Dr);
-    a.g2 = a.g2pre;
-    ops::gelu_forward(a.g2.data(), N * Dr);
-    sz(a.p, N * S);
-    ops::linear_forward(a.p.data(), a.g2.data(), p.out, static_cast<const float*>(nullptr), N, S, Dr);
-    ops::softmax_forward(a.p.data(), N, S);
-    a.choice.resize(size_t(N));
-    a.w.resize(size_t(N));
-    a.start.assign(size_t(E + 1), 0);
-    for (int64_t t = 0; t < N; ++t) {
-      const float* pr = &a.p[size_t(t * S)];
-      int best = 0;
-      float bv = pr[0] + p.beta[0];
-      for (int e = 1; e < S; ++e)
-        if (pr[e] + p.beta[e] > bv) {
-          bv = pr[e] + p.beta[e];
-          best = e;
-        }
-      a.choice[size_t(t)] = best;
-      a.w[size_t(t)] = pr[best];
-      choice_[size_t(t * cfg_.n_pairs + j)] = best;
-      if (best < E) ++a.start[size_t(best + 1)];
-    }
-    for (int e = 0; e < E; ++e) a.start[size_t(e + 1)] += a.start[size_t(e)];
-    a.perm.assign(size_t(a.start[size_t(E)]), 0);
-    std::vector<int64_t> fill(a.start.begin(), a.start.end() - 1);
-    for (int64_t t = 0; t < N; ++t)
-      if (a.choice[size_t(t)] < E) a.perm[size_t(fill[size_t(a.choice[size_t(t)])]++)] = t;
-    // Experts (spec §5) on their gathered tokens; skip tokens per SkipMode.
-    const int64_t Ne = a.start[size_t(E)];
-    sz(a.xe, Ne * H);
-    sz(a.gu, Ne * 2 * I);
-    sz(a.act, Ne * I);
-    sz(a.eo, Ne * H);
-    sz(a.M, N * H);
-    std::fill(a.M.begin(), a.M.end(), 0.0f);
-    for (int64_t i = 0; i < Ne; ++i)
-      std::memcpy(&a.xe[size_t(i * H)], &a.y2[size_t(a.perm[size_t(i)] * H)], sizeof(float) * size_t(H));
-    for (int e = 0; e < E; ++e) {
-      const int64_t s0 = a.start[size_t(e)], n = a.start[size_t(e + 1)] - s0;
-      if (n == 0) continue;
-      ops::linear_forward(&a.gu[size_t(s0 * 2 * I)], &a.xe[size_t(s0 * H)], p.gate_up + int64_t(e) * 2 * I * H,
-                          static_cast<const float*>(nullptr), n, 2 * I, H);
-      ops::swiglu_forward(&a.act[size_t(s0 * I)], &a.gu[size_t(s0 * 2 * I)], n, I);
-      ops::linear_forward(&a.eo[size_t(s0 * H)], &a.act[size_t(s0 * I)], p.down_e + int64_t(e) * H * I,
-                          static_cast<const float*>(nullptr), n, H, I);
-    }
-    for (int64_t i = 0; i < Ne; ++i) {
-      int64_t t = a.perm[size_t(i)];
-      for (int64_t c = 0; c < H; ++c) a.M[size_t(t * H + c)] = a.w[size_t(t)] * a.eo[size_t(i * H + c)];
-    }
-    if (cfg_.skip_mode == SkipMode::PassThrough)
-      for (int64_t t = 0; t < N; ++t)
-        if (a.choice[size_t(t)] >= E)
-          for (int64_t c = 0; c < H; ++c) a.M[size_t(t * H + c)] = a.w[size_t(t)] * a.y2[size_t(t * H + c)];
-    r = a.r1;
-    ops::residual_merge(r.data(), a.M.data(), p.pm_hs, p.pm_hb, p.pm_rs, p.pm_rb, N, H);
+    forward_pair(j, r);
+    if (recompute_) A.pairs[size_t(j)].release();  // keep r0 and the router state a only
   }
   A.r_final = r;
   A.y_final.resize(size_t(N * H));

@@ -45,6 +45,9 @@ class TrainModel {
   double step(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T, bool backward = true,
               const std::vector<std::vector<int32_t>>* doc_starts = nullptr, bool accumulate = false,
               double grad_scale = 1.0);
+  // Recomputation (activation checkpointing): keep only each pair's residual input and router state
+  // during the forward; the backward re-runs each pair's forward before differentiating it.
+  void set_recompute(bool on) { recompute_ = on; }
   // Logits [B·T, V] of the last step() run with backward = false (backward overwrites them).
   const std::vector<float>& logits() const { return logits_; }
   // Router slot chosen per token and pair in the last step [B·T, P] (for balancing statistics).
@@ -67,6 +70,7 @@ class TrainModel {
  private:
   friend struct TrainImpl;  // src/train/train_impl.h: views, saved activations, forward, backward
   void forward(const int32_t* ids, int64_t B, int64_t T, const std::vector<std::vector<int32_t>>* doc_starts);
+  void forward_pair(int j, std::vector<float>& r);
   void backward(const int32_t* ids, int64_t B, int64_t T, bool accumulate);
 
   ModelConfig cfg_;
@@ -74,6 +78,7 @@ class TrainModel {
   std::map<std::string, size_t> index_;
   std::vector<float> w_, g_;
   std::vector<int32_t> choice_;
+  bool recompute_ = false;
   std::vector<float> logits_;
   std::unique_ptr<struct TrainActs> acts_;
 };

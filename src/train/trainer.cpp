@@ -48,6 +48,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
                p.name, "' has seq_len ", p.seq_len, ", longer than the model's max_position_embeddings (",
                mc.max_position_embeddings, ")");
   TrainModel model(mc);
+  model.set_recompute(rc.recompute);
   std::vector<DatasetSpec> specs;
   std::vector<std::string> names;
   for (auto& [name, manifest] : rc.datasets) {
