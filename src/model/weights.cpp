@@ -228,6 +228,18 @@ ModelWeights load_weights(const ModelConfig& c, const Checkpoint& ck) {
   return w;
 }
 
+std::vector<std::pair<std::string, std::string>> native_to_legacy_names(const ModelConfig& c) {
+  ModelWeights scratch;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (Binding& b : bindings(c, scratch)) out.emplace_back(b.native, b.legacy);
+  return out;
+}
+
+std::string legacy_expert_name(int j, int e, bool fc1) {
+  return L(2 * j + 1) + "zaya_block.experts.local_experts." + std::to_string(e) +
+         (fc1 ? ".linear_fc1.weight" : ".linear_fc2.weight");
+}
+
 std::vector<TensorSpec> checkpoint_tensor_specs(const ModelConfig& c, CheckpointLayout layout) {
   ModelWeights scratch;
   std::vector<TensorSpec> out;

@@ -66,4 +66,10 @@ struct TensorSpec {
 };
 std::vector<TensorSpec> checkpoint_tensor_specs(const ModelConfig& cfg, CheckpointLayout layout);
 
+// The legacy-layout name of each native tensor that has a one-to-one counterpart (spec §6.3); the
+// stacked expert tensors are absent (legacy stores one matrix per expert:
+// legacy_expert_name(cfg, pair, expert, /*fc1=*/true) gives its name).
+std::vector<std::pair<std::string, std::string>> native_to_legacy_names(const ModelConfig& cfg);
+std::string legacy_expert_name(int pair, int expert, bool fc1);
+
 }  // namespace zaya

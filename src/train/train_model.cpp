@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -59,18 +60,52 @@ void TrainModel::init(const InitOptions& opt) {
 }
 
 void TrainModel::load(const Checkpoint& ck) {
-  for (auto& t : tensors_) {
-    const TensorInfo* ti = ck.find(t.name);
-    if (!ti && t.name == "model.norm.weight") ti = ck.find("model.final_norm.weight");
-    if (!ti) throw_error(ck.dir(), ": tensor '", t.name, "' is missing (training loads native-layout checkpoints)");
-    if (ti->shape != t.shape) {
+  // Either layout: native names directly, legacy ones through the official mapping (spec §6.3), the
+  // per-expert legacy matrices stacked, and a legacy clamp_temp temperature turned into the linear one.
+  // The checkpoint's own names decide (a run started from a legacy checkpoint resumes from native ones).
+  const bool legacy = !ck.find("model.layers.0.input_layernorm.weight") && ck.find("model.layers.0.input_norm.weight");
+  std::map<std::string, std::string> leg;
+  if (legacy)
+    for (auto& [n, l] : native_to_legacy_names(cfg_)) leg[n] = l;
+  auto fetch = [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+    const TensorInfo* ti = ck.find(name);
+    if (!ti && name == "model.norm.weight") ti = ck.find("model.final_norm.weight");
+    if (!ti) throw_error(ck.dir(), ": tensor '", name, "' is missing");
+    if (ti->shape != shape) {
       TensorInfo want;
-      want.shape = t.shape;
-      throw_error(ti->file, ": tensor '", t.name, "' has shape ", ti->shape_str(), ", expected ", want.shape_str());
+      want.shape = shape;
+      throw_error(ti->file, ": tensor '", name, "' has shape ", ti->shape_str(), ", expected ", want.shape_str());
     }
     std::vector<uint8_t> raw(ti->data, ti->data + ti->nbytes);
-    convert_to_f32(ti->dtype, raw.data(), w_.data() + t.offset, size_t(t.numel));
+    convert_to_f32(ti->dtype, raw.data(), dst, size_t(ti->numel()));
+  };
+  const int64_t H = cfg_.hidden, I = cfg_.expert_inter;
+  for (auto& t : tensors_) {
+    float* dst = w_.data() + t.offset;
+    if (!legacy) {
+      fetch(t.name, t.shape, dst);
+      continue;
+    }
+    auto it = leg.find(t.name);
+    if (it != leg.end()) {
+      fetch(it->second, t.shape, dst);
+      if (cfg_.clamp_temp && t.name.find("qk_norm.temp") != std::string::npos)
+        for (int64_t i = 0; i < t.numel; ++i) dst[i] = std::exp(std::min(std::max(dst[i], 1e-7f), 2.0f));
+      continue;
+    }
+    // Stacked experts from the per-expert legacy matrices.
+    const bool gu = t.name.find("mlp.experts.gate_up_proj") != std::string::npos;
+    const bool dn = t.name.find("mlp.experts.down_proj") != std::string::npos;
+    ZAYA_CHECK(gu || dn, "TrainModel: no legacy name for '", t.name, "'");
+    int j = std::stoi(t.name.substr(std::string("model.layers.").size()));
+    const int64_t per = gu ? 2 * I * H : H * I;
+    for (int e = 0; e < cfg_.n_experts; ++e)
+      fetch(legacy_expert_name(j, e, gu), gu ? std::vector<int64_t>{2 * I, H} : std::vector<int64_t>{H, I},
+            dst + e * per);
   }
+  // Trained from here on, the model is native: linear temperature (skip semantics as configured).
+  cfg_.layout = CheckpointLayout::Native;
+  cfg_.clamp_temp = false;
 }
 
 void TrainModel::save(const std::string& dir) const {
