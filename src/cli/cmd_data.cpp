@@ -23,6 +23,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/jsonl.h"
 #include "core/fileutil.h"
 #include "core/progress.h"
 #include "data/shard.h"
@@ -138,15 +139,7 @@ void read_jsonl(const std::string& path, Builder& b) {
       b.consumed(line.size() + 1);
       continue;
     }
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw_error(path, ":", lineno, ": invalid JSON: ", e.what());
-    }
-    ZAYA_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), path, ":", lineno,
-               ": expected an object with a string field \"text\"");
-    b.add(j["text"].get<std::string>(), line.size() + 1);
+    b.add(jsonl_text(line, path, lineno), line.size() + 1);
   }
   ZAYA_CHECK(!in.bad(), path, ": read error");
 }

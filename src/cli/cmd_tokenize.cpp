@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/jsonl.h"
 #include "core/fileutil.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,15 +32,7 @@ void run(const TokenizeArgs& a) {
     while (std::getline(in, line)) {
       ++lineno;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        throw_error(a.jsonl, ":", lineno, ": invalid JSON: ", e.what());
-      }
-      ZAYA_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), a.jsonl, ":", lineno,
-                 ": expected an object with a string field \"text\"");
-      std::printf("{\"ids\": %s}\n", ids_json(tok.encode(j["text"].get<std::string>(), !a.no_special)).c_str());
+      std::printf("{\"ids\": %s}\n", ids_json(tok.encode(jsonl_text(line, a.jsonl, lineno), !a.no_special)).c_str());
     }
     return;
   }

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/jsonl.h"
 #include "core/fileutil.h"
 #include "core/progress.h"
 #include "tokenizer/tokenizer_impl.h"
@@ -286,16 +287,8 @@ void BpeTrainer::add_files(const std::vector<std::string>& paths, bool force_jso
         ++lineno;
         done += double(line.size() + 1);
         if (blank(line)) continue;
-        nlohmann::json j;
-        try {
-          j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-          throw_error(path, ":", lineno, ": invalid JSON: ", e.what());
-        }
-        ZAYA_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), path, ":", lineno,
-                   ": expected an object with a string field \"text\"");
         ++s.documents;
-        push(std::move(j["text"].get_ref<std::string&>()));
+        push(jsonl_text(line, path, lineno));
       }
       ZAYA_CHECK(!in.bad(), path, ": read error");
     } else {
