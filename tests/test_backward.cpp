@@ -17,6 +17,7 @@
 #include "ops/norm.h"
 #include "ops/residual.h"
 #include "ops/rope.h"
+#include "test_util.h"
 
 namespace zaya {
 namespace {
@@ -43,15 +44,6 @@ double dot(const V& a, const V& b) {
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
 }
-double rel(const V& a, const V& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
-}
 
 // Central differences of loss() with respect to every element of x, compared with `analytic`.
 void check(const char* what, V& x, const V& analytic, const std::function<double()>& loss, double tol = 1e-7) {
@@ -66,7 +58,7 @@ void check(const char* what, V& x, const V& analytic, const std::function<double
     x[i] = s;
     num[i] = (lp - lm) / (2 * h);
   }
-  double e = rel(analytic, num);
+  double e = test::rel_err(analytic, num);
   if (std::getenv("ZAYA_VERBOSE")) std::printf("  %-18s relative error %.2e\n", what, e);
   EXPECT_LT(e, tol) << what << ": relative error " << e;
 }

@@ -22,15 +22,6 @@ uint64_t seed() { return test::test_seed(); }
 
 
 
-double rel_err_d(const std::vector<float>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
-}
 
 // Runs f, expects zaya::Error whose message contains every one of `parts`.
 template <typename F>
@@ -169,7 +160,7 @@ TEST(Optim, NewtonSchulzMatchesDoubleReference) {
       auto G = randn(size_t(r * c), g, 0.05f);
       std::vector<float> out(G.size(), NAN);
       newton_schulz5(G.data(), r, c, out.data(), cfg, &work);
-      const double e = rel_err_d(out, ns_ref(G, r, c, cfg));
+      const double e = rel_err(out, ns_ref(G, r, c, cfg));
       worst = std::max(worst, e);
       EXPECT_LT(e, 1e-5) << r << "x" << c << " steps " << steps;
       // In place (out aliasing G) and without a caller-provided work buffer: the same bits.
@@ -358,7 +349,7 @@ TEST(Optim, StepsMatchDefinitions) {
       ref.step(ts, lr);
       for (size_t i = 0; i < ts.size(); ++i) {
         EXPECT_EQ(std::memcmp(ts[i].g.data(), g_before[i].data(), ts[i].g.size() * 4), 0) << "gradient modified";
-        const double ew = rel_err_d(ts[i].w, ref.w[i]);
+        const double ew = rel_err(ts[i].w, ref.w[i]);
         worst_w = std::max(worst_w, ew);
         EXPECT_LT(ew, 1e-5) << ts[i].name << " step " << s;
         // The accumulated update itself (not only the weights) agrees.
@@ -368,7 +359,7 @@ TEST(Optim, StepsMatchDefinitions) {
           dw[j] = ts[i].w[j] - w0[i][j];
           dref[j] = ref.w[i][j] - w0[i][j];
         }
-        const double edw = rel_err_d(dw, dref);
+        const double edw = rel_err(dw, dref);
         worst_dw = std::max(worst_dw, edw);
         EXPECT_LT(edw, 1e-5) << ts[i].name << " step " << s << " (update)";
       }

@@ -16,18 +16,20 @@ namespace zaya::test {
 
 inline std::string src_path(const std::string& rel) { return std::string(ZAYA_SOURCE_DIR) + "/" + rel; }
 
-// ‖a−b‖/‖b‖, +inf if any NaN/Inf appears in a (NaN never passes).
-inline double rel_err(const float* a, const float* b, size_t n) {
+// ‖a−b‖/‖b‖, +inf if any NaN/Inf appears in a (NaN never passes). Any float/double mix.
+template <typename A, typename B>
+double rel_err(const A* a, const B* b, size_t n) {
   double num = 0, den = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
+    if (!std::isfinite(double(a[i]))) return INFINITY;
     double d = double(a[i]) - double(b[i]);
     num += d * d;
-    den += double(b[i]) * b[i];
+    den += double(b[i]) * double(b[i]);
   }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
 }
-inline double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+template <typename A, typename B>
+double rel_err(const std::vector<A>& a, const std::vector<B>& b) {
   EXPECT_EQ(a.size(), b.size());
   return rel_err(a.data(), b.data(), std::min(a.size(), b.size()));
 }
