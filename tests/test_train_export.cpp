@@ -16,12 +16,10 @@ TEST(TrainExport, SavedModelLoadsWithTheSameLogits) {
   const std::string dir = test::src_path("tests/data/golden/g2swa");
   TrainModel m(load_config(dir + "/native/config.json"));
   m.load(Checkpoint(dir + "/native"));
-  Checkpoint golden(dir + "/golden.safetensors");
-  auto ids = test::tensor_i32(golden, "ids");
-  const int64_t B = 2, T = int64_t(ids.size()) / 2;
-  std::vector<int32_t> targets(ids.size(), -100);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t + 1 < T; ++t) targets[size_t(b * T + t)] = ids[size_t(b * T + t + 1)];
+  auto g = test::golden_batch("g2swa");
+  const auto& ids = g.ids;
+  const auto& targets = g.targets;
+  const int64_t B = g.B, T = g.T;
   std::vector<ParamRef> ps;
   for (auto& t : m.tensors())
     if (t.trainable) ps.push_back({t.name, m.param(t.name), m.grad(t.name), t.shape});

@@ -15,16 +15,11 @@ void check_model(const std::string& name, SkipMode mode, const std::string& pref
   ModelConfig cfg = load_config(dir + "/native/config.json");
   cfg.skip_mode = mode;
   Checkpoint ck(dir + "/native");
-  Checkpoint golden(dir + "/golden.safetensors"), grads(dir + "/grads.safetensors");
+  Checkpoint grads(dir + "/grads.safetensors");
   TrainModel m(cfg);
   m.load(ck);
-  auto ids = test::tensor_i32(golden, "ids");
-  auto shape = test::tensor_shape(golden, "ids");
-  const int64_t B = shape[0], T = shape[1];
-  std::vector<int32_t> targets(ids.size());
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
-  double loss = m.step(ids.data(), targets.data(), B, T);
+  auto g = test::golden_batch(name);
+  double loss = m.step(g.ids.data(), g.targets.data(), g.B, g.T);
   double want = test::tensor_f32(grads, loss_key)[0];
   EXPECT_NEAR(loss, want, 1e-4 * std::abs(want)) << name << " loss";
   int checked = 0;
@@ -61,12 +56,6 @@ TEST(TrainGradPassThrough, ReachableSkipSlotWithLegacySemantics) {
 
 INSTANTIATE_TEST_SUITE_P(All, TrainGrad, testing::Values("g4", "g1odd", "g2swa"));
 
-}  // namespace
-}  // namespace zaya
-
-namespace zaya {
-namespace {
-
 // Document masking: a packed row [A | B] with document starts {0, |A|} must equal A and B run as
 // two separate sequences — loss, logits and every gradient (fresh CCA state, positions, attention).
 TEST(TrainGrad, DocumentMaskingEqualsSeparateSequences) {
@@ -102,22 +91,15 @@ TEST(TrainGrad, DocumentMaskingEqualsSeparateSequences) {
   EXPECT_GT(std::abs(lq - la), 1e-4);
 }
 
-}  // namespace
-}  // namespace zaya
-
-namespace zaya {
-namespace {
-
 // Two micro-batches of one sequence each, accumulated with scale ½, equal one batch of both.
 TEST(TrainGrad, GradientAccumulationEqualsTheFullBatch) {
   const std::string dir = test::src_path("tests/data/golden/g4");
   ModelConfig cfg = load_config(dir + "/native/config.json");
-  Checkpoint ck(dir + "/native"), golden(dir + "/golden.safetensors");
-  auto ids = test::tensor_i32(golden, "ids");
-  const int64_t T = test::tensor_shape(golden, "ids")[1];
-  std::vector<int32_t> tg(ids.size());
-  for (int64_t b = 0; b < 2; ++b)
-    for (int64_t t = 0; t < T; ++t) tg[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
+  Checkpoint ck(dir + "/native");
+  auto g = test::golden_batch("g4");
+  const auto& ids = g.ids;
+  const auto& tg = g.targets;
+  const int64_t T = g.T;
   TrainModel full(cfg), acc(cfg);
   full.load(ck);
   acc.load(ck);
@@ -133,22 +115,15 @@ TEST(TrainGrad, GradientAccumulationEqualsTheFullBatch) {
   }
 }
 
-}  // namespace
-}  // namespace zaya
-
-namespace zaya {
-namespace {
-
 // Recomputation changes memory, not math: loss and every gradient are bitwise identical.
 TEST(TrainGrad, RecomputationGivesIdenticalGradients) {
   const std::string dir = test::src_path("tests/data/golden/g2swa");
   ModelConfig cfg = load_config(dir + "/native/config.json");
-  Checkpoint ck(dir + "/native"), golden(dir + "/golden.safetensors");
-  auto ids = test::tensor_i32(golden, "ids");
-  const int64_t T = test::tensor_shape(golden, "ids")[1];
-  std::vector<int32_t> tg(ids.size());
-  for (int64_t b = 0; b < 2; ++b)
-    for (int64_t t = 0; t < T; ++t) tg[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
+  Checkpoint ck(dir + "/native");
+  auto g = test::golden_batch("g2swa");
+  const auto& ids = g.ids;
+  const auto& tg = g.targets;
+  const int64_t T = g.T;
   TrainModel plain(cfg), rec(cfg);
   plain.load(ck);
   rec.load(ck);
@@ -156,12 +131,6 @@ TEST(TrainGrad, RecomputationGivesIdenticalGradients) {
   EXPECT_EQ(plain.step(ids.data(), tg.data(), 2, T), rec.step(ids.data(), tg.data(), 2, T));
   EXPECT_EQ(plain.grads(), rec.grads());
 }
-
-}  // namespace
-}  // namespace zaya
-
-namespace zaya {
-namespace {
 
 // Continue training from a legacy-layout checkpoint (ZAYA1-base's layout): the same parameters as the
 // native copy (experts stacked, clamp_temp temperatures made linear) and the same gradients.
@@ -176,17 +145,14 @@ TEST(TrainGrad, LegacyCheckpointTrainsLikeTheNativeOne) {
     EXPECT_EQ(l.config().layout, CheckpointLayout::Native) << "saved natively from here on";
     for (auto& t : n.tensors())
       EXPECT_LT(test::rel_err(l.param(t.name), n.param(t.name), size_t(t.numel)), 1e-6) << name << " " << t.name;
-    Checkpoint golden(dir + "/golden.safetensors");
-    auto ids = test::tensor_i32(golden, "ids");
-    const int64_t T = test::tensor_shape(golden, "ids")[1];
-    std::vector<int32_t> tg(ids.size());
-    for (int64_t b = 0; b < 2; ++b)
-      for (int64_t t = 0; t < T; ++t) tg[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
-    double ln = n.step(ids.data(), tg.data(), 2, T), ll = l.step(ids.data(), tg.data(), 2, T);
+    auto g = test::golden_batch(name);
+    double ln = n.step(g.ids.data(), g.targets.data(), g.B, g.T);
+    double ll = l.step(g.ids.data(), g.targets.data(), g.B, g.T);
     EXPECT_NEAR(ll, ln, 1e-6 * std::abs(ln)) << name;
-    for (auto& t : n.tensors())
-      if (t.trainable)
-        EXPECT_LT(test::rel_err(l.grad(t.name), n.grad(t.name), size_t(t.numel)), 1e-5) << name << " " << t.name;
+    for (auto& t : n.tensors()) {
+      if (!t.trainable) continue;
+      EXPECT_LT(test::rel_err(l.grad(t.name), n.grad(t.name), size_t(t.numel)), 1e-5) << name << " " << t.name;
+    }
   }
 }
 

@@ -57,19 +57,11 @@ M ns_reference(M G, int64_t r, int64_t c, const OptimConfig& o) {
   return tall ? transpose(G, r, c) : G;
 }
 
-std::unique_ptr<TrainModel> golden_model(const std::string& name, std::vector<int32_t>* ids,
-                                         std::vector<int32_t>* targets, int64_t* B, int64_t* T) {
+std::unique_ptr<TrainModel> golden_model(const std::string& name, test::GoldenBatch* batch) {
   const std::string dir = test::src_path("tests/data/golden/" + name);
   auto m = std::make_unique<TrainModel>(load_config(dir + "/native/config.json"));
   m->load(Checkpoint(dir + "/native"));
-  Checkpoint golden(dir + "/golden.safetensors");
-  *ids = test::tensor_i32(golden, "ids");
-  auto shape = test::tensor_shape(golden, "ids");
-  *B = shape[0];
-  *T = shape[1];
-  targets->resize(ids->size());
-  for (int64_t b = 0; b < *B; ++b)
-    for (int64_t t = 0; t < *T; ++t) (*targets)[size_t(b * *T + t)] = t + 1 < *T ? (*ids)[size_t(b * *T + t + 1)] : -100;
+  *batch = test::golden_batch(name);
   return m;
 }
 
@@ -81,10 +73,9 @@ std::vector<ParamRef> refs(TrainModel& m) {
 }
 
 TEST(TrainStep, OneOptimizerStepMatchesTheDefinition) {
-  std::vector<int32_t> ids, targets;
-  int64_t B, T;
-  auto m = golden_model("g2swa", &ids, &targets, &B, &T);
-  m->step(ids.data(), targets.data(), B, T);
+  test::GoldenBatch g;
+  auto m = golden_model("g2swa", &g);
+  m->step(g.ids.data(), g.targets.data(), g.B, g.T);
   auto ps = refs(*m);
   std::vector<std::vector<float>> w0;
   for (auto& p : ps) w0.emplace_back(p.w, p.w + p.numel());
@@ -137,15 +128,14 @@ TEST(TrainStep, OneOptimizerStepMatchesTheDefinition) {
 }
 
 TEST(TrainStep, TrainingLowersTheLoss) {
-  std::vector<int32_t> ids, targets;
-  int64_t B, T;
-  auto m = golden_model("g4", &ids, &targets, &B, &T);
+  test::GoldenBatch g;
+  auto m = golden_model("g4", &g);
   auto ps = refs(*m);
   OptimConfig oc;
   Optimizer opt(ps, oc);
   double first = 0, last = 0;
   for (int s = 0; s < 20; ++s) {
-    double loss = m->step(ids.data(), targets.data(), B, T);
+    double loss = m->step(g.ids.data(), g.targets.data(), g.B, g.T);
     clip_grad_norm(ps, 1.0);
     opt.step(3e-3);
     if (s == 0) first = loss;

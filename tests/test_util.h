@@ -52,6 +52,26 @@ inline std::vector<int64_t> tensor_shape(const Checkpoint& ck, const std::string
   return t ? t->shape : std::vector<int64_t>{};
 }
 
+// The two golden sequences of tests/data/golden/<name> with next-token targets (the causal-LM loss
+// of transformers: position t predicts t+1, the last position of each sequence is ignored).
+struct GoldenBatch {
+  std::vector<int32_t> ids, targets;
+  int64_t B = 0, T = 0;
+};
+inline GoldenBatch golden_batch(const std::string& name) {
+  Checkpoint golden(src_path("tests/data/golden/" + name + "/golden.safetensors"));
+  GoldenBatch g;
+  g.ids = tensor_i32(golden, "ids");
+  auto shape = tensor_shape(golden, "ids");
+  g.B = shape[0];
+  g.T = shape[1];
+  g.targets.resize(g.ids.size());
+  for (int64_t b = 0; b < g.B; ++b)
+    for (int64_t t = 0; t < g.T; ++t)
+      g.targets[size_t(b * g.T + t)] = t + 1 < g.T ? g.ids[size_t(b * g.T + t + 1)] : -100;
+  return g;
+}
+
 // The seed of a test binary's fresh random inputs: ZAYA_TEST_SEED if set, else random; printed once.
 inline uint64_t test_seed() {
   static uint64_t s = [] {
