@@ -65,7 +65,7 @@ TEST(Init, MkckptWritesLoadableCheckpointsInBothLayouts) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     LoadOptions lo;
     lo.quiet = true;
-    auto m = Model::load(out, lo);
+    auto m = Model::load(out, reference_backend(), lo);
     EXPECT_EQ(m->config().layout, layout == "native" ? CheckpointLayout::Native : CheckpointLayout::Legacy);
     SeqState st = m->new_state();
     std::vector<int32_t> ids = {2, 5, 9, 11, 3};

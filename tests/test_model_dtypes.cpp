@@ -79,8 +79,8 @@ TEST(ModelDtypes, HalfPrecisionCheckpointsEqualRoundedFp32) {
       ASSERT_TRUE(file_exists(dh + "/model.safetensors.index.json"));
       LoadOptions lo;
       lo.quiet = true;
-      auto mh = Model::load(dh, lo), mf = Model::load(df, lo);
-      EXPECT_EQ(mh->weights().pairs[0].attn.q.dtype, dt) << "half weights must stay half in memory";
+      auto mh = Model::load(dh, reference_backend(), lo), mf = Model::load(df, reference_backend(), lo);
+      EXPECT_EQ(mh->params().pairs[0].attn.q.m.dtype, dt) << "half weights must stay half in memory";
       std::vector<int32_t> ids;
       for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % int(mh->config().vocab_size));
       for (int64_t chunk : {int64_t(40), int64_t(1), int64_t(12)}) {

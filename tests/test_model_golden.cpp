@@ -36,7 +36,7 @@ class Golden : public testing::TestWithParam<Case> {
     LoadOptions lo;
     lo.quiet = true;
     lo.skip_mode = mode;
-    return Model::load(dir_ + "/" + GetParam().layout, lo);
+    return Model::load(dir_ + "/" + GetParam().layout, reference_backend(), lo);
   }
   bool legacy() const { return GetParam().layout == "legacy"; }
   // Full forward of both golden sequences in ONE batched call.

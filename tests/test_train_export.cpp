@@ -6,7 +6,7 @@
 
 #include "model/model.h"
 #include "train/optim.h"
-#include "train/train_model.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace zaya {
@@ -14,8 +14,9 @@ namespace {
 
 TEST(TrainExport, SavedModelLoadsWithTheSameLogits) {
   const std::string dir = test::src_path("tests/data/golden/g2swa");
-  TrainModel m(load_config(dir + "/native/config.json"));
-  m.load(Checkpoint(dir + "/native"));
+  auto m_ptr = Model::create(load_config(dir + "/native/config.json"), reference_backend());
+  Model& m = *m_ptr;
+  m.load_params(Checkpoint(dir + "/native"));
   auto g = test::golden_batch("g2swa");
   const auto& ids = g.ids;
   const auto& targets = g.targets;
@@ -36,9 +37,11 @@ TEST(TrainExport, SavedModelLoadsWithTheSameLogits) {
   m.save(out.string());
   LoadOptions lo;
   lo.quiet = true;
-  auto inf = Model::load(out.string(), lo);
+  auto inf = Model::load(out.string(), reference_backend(), lo);
   const int64_t V = inf->config().vocab_size;
-  std::vector<SeqState> st = {inf->new_state(), inf->new_state()};
+  std::vector<SeqState> st;
+  st.push_back(inf->new_state());
+  st.push_back(inf->new_state());
   std::vector<SeqChunk> batch = {{&st[0], ids.data(), T}, {&st[1], ids.data() + T, T}};
   std::vector<float> logits(size_t(B * T * V));
   Workspace ws;

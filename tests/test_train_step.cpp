@@ -1,4 +1,4 @@
-// One optimizer step on a golden config: TrainModel's real gradients, then Muon/AdamW, compared
+// One optimizer step on a golden config: the model's real gradients, then Muon/AdamW, compared
 // with a reference computed here from the definitions in double precision (Newton–Schulz on the
 // wide orientation, Nesterov momentum, RMS matching, decoupled decay; AdamW with bias correction).
 // Also: a few steps of training on the golden batch lower the loss.
@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "train/optim.h"
-#include "train/train_model.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace zaya {
@@ -57,15 +57,15 @@ M ns_reference(M G, int64_t r, int64_t c, const OptimConfig& o) {
   return tall ? transpose(G, r, c) : G;
 }
 
-std::unique_ptr<TrainModel> golden_model(const std::string& name, test::GoldenBatch* batch) {
+std::unique_ptr<Model> golden_model(const std::string& name, test::GoldenBatch* batch) {
   const std::string dir = test::src_path("tests/data/golden/" + name);
-  auto m = std::make_unique<TrainModel>(load_config(dir + "/native/config.json"));
-  m->load(Checkpoint(dir + "/native"));
+  auto m = Model::create(load_config(dir + "/native/config.json"), reference_backend());
+  m->load_params(Checkpoint(dir + "/native"));
   *batch = test::golden_batch(name);
   return m;
 }
 
-std::vector<ParamRef> refs(TrainModel& m) {
+std::vector<ParamRef> refs(Model& m) {
   std::vector<ParamRef> out;
   for (auto& t : m.tensors())
     if (t.trainable) out.push_back({t.name, m.param(t.name), m.grad(t.name), t.shape});

@@ -12,7 +12,7 @@ namespace zaya::cli {
 
 namespace {
 struct GenerateArgs {
-  std::string model, tokenizer, skip_mode;
+  std::string model, tokenizer, skip_mode, backend;
   std::vector<std::string> prompts;
   int64_t n = 64, chunk = 256;
   float temperature = 0.0f, top_p = 1.0f;
@@ -22,8 +22,8 @@ struct GenerateArgs {
 };
 
 void run(const GenerateArgs& a) {
-  set_threads(a.threads);
-  auto model = Model::load(a.model, load_options(a.skip_mode));
+  auto be = open_backend(a.backend, a.threads);
+  auto model = Model::load(a.model, *be, load_options(a.skip_mode));
   std::string tok_path = a.tokenizer.empty() ? path_join(a.model, "tokenizer.json") : a.tokenizer;
   Tokenizer tok = Tokenizer::from_file(tok_path);
   std::vector<std::vector<int32_t>> prompts;
@@ -83,6 +83,7 @@ void register_generate(CLI::App& app) {
   c->add_option("--prefill-chunk", a->chunk, "Prompt tokens per prefill step")->check(CLI::Range(1, 1 << 20));
   c->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at the end-of-sequence token");
   c->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  add_backend_option(c, a->backend);
   c->callback([a] { run(*a); });
 }
 

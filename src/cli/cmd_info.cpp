@@ -25,7 +25,9 @@ void register_info(CLI::App& app) {
                 (long long)pc.tensors_legacy);
     std::printf("weights: %.2f GiB in bf16; active weights read per decoded token: %.2f GiB (bf16, incl. LM head)\n",
                 pc.total * 2.0 / (1 << 30), (pc.active + cfg.vocab_size * cfg.hidden) * 2.0 / (1 << 30));
-    std::printf("KV cache: %lld bytes per token in bf16 (%.1f KiB); conv+value state %lld floats per sequence\n",
+    std::printf("KV cache per token: %lld bytes with --backend cpu-f32 (fp32 cache, %.1f KiB), %lld bytes with "
+                "cpu-bf16 (bf16 cache, %.1f KiB); conv+value state %lld fp32 values per sequence\n",
+                (long long)pc.kv_bytes_per_token_f32, pc.kv_bytes_per_token_f32 / 1024.0,
                 (long long)pc.kv_bytes_per_token_bf16, pc.kv_bytes_per_token_bf16 / 1024.0,
                 (long long)cfg.n_pairs * (cfg.conv_state_len() * cfg.conv_channels() + cfg.value_half()));
   });

@@ -11,11 +11,11 @@ namespace zaya::cli {
 
 namespace {
 struct LogitsArgs {
-  std::string model, ids, out, skip_mode;
+  std::string model, ids, out, skip_mode, backend;
   int threads = 0;
 };
 
-std::vector<int32_t> parse_ids(const std::string& s) {
+std::vector<int32_t> parse_ids_impl(const std::string& s) {
   std::vector<int32_t> ids;
   size_t p = 0;
   while (p < s.size()) {
@@ -40,10 +40,15 @@ std::vector<int32_t> parse_ids(const std::string& s) {
   return ids;
 }
 
+}  // namespace
+
+std::vector<int32_t> parse_ids(const std::string& s) { return parse_ids_impl(s); }
+
+namespace {
 void run(const LogitsArgs& a) {
-  set_threads(a.threads);
+  auto be = open_backend(a.backend, a.threads);
   std::vector<int32_t> ids = parse_ids(a.ids);
-  auto model = Model::load(a.model, load_options(a.skip_mode));
+  auto model = Model::load(a.model, *be, load_options(a.skip_mode));
   const int64_t T = int64_t(ids.size()), V = model->config().vocab_size;
   SeqState st = model->new_state(T);
   std::vector<float> logits(size_t(T * V));
@@ -66,6 +71,7 @@ void register_logits(CLI::App& app) {
   c->add_option("--skip-mode", a->skip_mode, "Skip-slot semantics: zero | passthrough (default by layout)")
       ->check(CLI::IsMember({"zero", "passthrough"}));
   c->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  add_backend_option(c, a->backend);
   c->callback([a] { run(*a); });
 }
 

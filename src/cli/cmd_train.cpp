@@ -10,7 +10,7 @@ namespace zaya::cli {
 
 namespace {
 struct TrainArgs {
-  std::string config;
+  std::string config, backend;
   bool resume = false;
   int64_t max_steps = -1;
 };
@@ -24,6 +24,7 @@ void register_train(CLI::App& app) {
   c->add_flag("--resume", a->resume, "Continue from the newest good checkpoint of run.dir (bit-exact)");
   c->add_option("--max-steps", a->max_steps, "Stop after this global step (with a checkpoint)")
       ->check(CLI::NonNegativeNumber);
+  add_backend_option(c, a->backend);
   c->callback([a] {
     RunConfig rc = load_run_config(a->config);
     std::signal(SIGINT, on_signal);
@@ -31,6 +32,7 @@ void register_train(CLI::App& app) {
     TrainOptions o;
     o.resume = a->resume;
     o.max_steps = a->max_steps;
+    o.backend = a->backend;
     TrainResult r = train(rc, o);
     std::fprintf(stderr, "%s at step %lld, loss %.4f; checkpoint %s\n", r.interrupted ? "interrupted" : "done",
                  (long long)r.steps, r.last_loss, r.checkpoint.c_str());

@@ -7,13 +7,23 @@
 #include "cli/commands.h"
 #include "core/error.h"
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace zaya::cli {
 void set_threads(int n) {
   if (n <= 0) return;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+}
+CLI::Option* add_backend_option(CLI::App* c, std::string& backend) {
+  std::string names;
+  for (auto& b : backend_names()) names += (names.empty() ? "" : " | ") + b;
+  return c->add_option("--backend", backend,
+                       "Compute backend: " + names + " (default " + default_backend_name() + ", see docs/benchmarks.md)")
+      ->check(CLI::IsMember(backend_names()));
+}
+std::unique_ptr<Backend> open_backend(const std::string& name, int threads) {
+  set_threads(threads);
+  auto be = make_backend(name);
+  be->set_threads(threads);
+  return be;
 }
 LoadOptions load_options(const std::string& skip_mode, bool quiet) {
   LoadOptions lo;
@@ -38,6 +48,7 @@ int main(int argc, char** argv) {
   zaya::cli::register_train(app);
   zaya::cli::register_tokenizer(app);
   zaya::cli::register_plot(app);
+  zaya::cli::register_grad(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,8 +16,13 @@ std::vector<std::vector<int32_t>> generate(const Model& model, const std::vector
   const int64_t V = model.config().vocab_size;
   std::vector<SeqState> states;
   std::vector<Sampler> samplers;
+  const int64_t max_pos = model.config().max_position_embeddings;
   for (size_t i = 0; i < B; ++i) {
     ZAYA_CHECK(!prompts[i].empty(), "generate: prompt ", i, " is empty");
+    const int64_t want = int64_t(prompts[i].size()) + std::max<int64_t>(opt.max_new_tokens, 0);
+    ZAYA_CHECK(max_pos <= 0 || want <= max_pos, "generate: prompt ", i, " has ", prompts[i].size(),
+               " tokens; with ", opt.max_new_tokens, " new tokens that is ", want,
+               ", more than the model's max_position_embeddings (", max_pos, ")");
     states.push_back(model.new_state(int64_t(prompts[i].size()) + opt.max_new_tokens));
     SamplerConfig sc = opt.sampler;
     sc.seed += i;

@@ -17,7 +17,9 @@ ParamCount count_params(const ModelConfig& c) {
   pc.embedding = c.vocab_size * c.hidden * (c.tie_embeddings ? 1 : 2);
   const int64_t expert = 3 * c.hidden * c.expert_inter;
   pc.active = pc.total - pc.embedding - int64_t(c.n_pairs) * (c.n_experts - 1) * expert;
-  pc.kv_bytes_per_token_bf16 = int64_t(c.n_pairs) * 2 * c.nk * c.head_dim * 2;
+  pc.kv_values_per_token = int64_t(c.n_pairs) * 2 * c.nk * c.head_dim;
+  pc.kv_bytes_per_token_bf16 = pc.kv_values_per_token * 2;
+  pc.kv_bytes_per_token_f32 = pc.kv_values_per_token * 4;
   return pc;
 }
 

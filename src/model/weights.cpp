@@ -1,14 +1,14 @@
-// Tensor-name tables of both checkpoint layouts (spec §6.1, §6.2, mapping §6.3) and loading.
-// One table (bindings) drives loading, validation and checkpoint_tensor_specs, so the two layouts
-// cannot drift apart.
+// The tensor-name table of both checkpoint layouts (spec §6.1, §6.2, mapping §6.3), inference
+// binding of a mapped checkpoint, and the training parameter arenas.
 #include "model/weights.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
+#include <map>
 
 #include "core/error.h"
+#include "core/fileutil.h"
 
 namespace zaya {
 
@@ -16,69 +16,44 @@ namespace {
 
 using Shape = std::vector<int64_t>;
 
-struct Binding {
-  std::string native, legacy;  // tensor name in each layout
-  Shape shape;
-  Mat* mat = nullptr;  // exactly one target
-  Vec* vec = nullptr;
-};
-
 std::string L(int i) { return "model.layers." + std::to_string(i) + "."; }
 
-void add_res(std::vector<Binding>& b, const std::string& nat, const std::string& leg, ResidualScale& r, int64_t H) {
-  b.push_back({nat + "hidden_states_scale", leg + "hidden_states_scale", {H}, nullptr, &r.hs});
-  b.push_back({nat + "hidden_states_bias", leg + "hidden_states_bias", {H}, nullptr, &r.hb});
-  b.push_back({nat + "residual_scale", leg + "residual_scale", {H}, nullptr, &r.rs});
-  b.push_back({nat + "residual_bias", leg + "residual_bias", {H}, nullptr, &r.rb});
+void add(std::vector<TensorDef>& t, const std::string& nat, const std::string& leg, Shape shape, Param& p,
+         bool trainable = true) {
+  TensorDef d;
+  d.native = nat;
+  d.legacy = leg;
+  d.shape = std::move(shape);
+  d.p = &p;
+  d.trainable = trainable;
+  t.push_back(std::move(d));
 }
 
-// Everything except the stacked/per-expert matrices and lm_head.
-std::vector<Binding> bindings(const ModelConfig& c, ModelWeights& w) {
-  const int64_t H = c.hidden, V = c.vocab_size, d = c.head_dim, C = c.conv_channels(), Dr = c.router_hidden;
-  const int64_t nq = c.nq, nk = c.nk, vh = c.value_half(), S = c.n_slots();
-  std::vector<Binding> b;
-  b.push_back({"model.embed_tokens.weight", "model.embed_tokens.weight", {V, H}, &w.embed, nullptr});
-  b.push_back({"model.input_hidden_states_scale", "model.layers.0.res_scale.hidden_states_scale", {H}, nullptr,
-               &w.in_scale});
-  b.push_back({"model.input_hidden_states_bias", "model.layers.0.res_scale.hidden_states_bias", {H}, nullptr,
-               &w.in_bias});
-  b.push_back({"model.norm.weight", "model.final_norm.weight", {H}, nullptr, &w.final_norm});
-  w.pairs.resize(size_t(c.n_pairs));
-  for (int j = 0; j < c.n_pairs; ++j) {
-    PairWeights& p = w.pairs[size_t(j)];
-    const std::string n = L(j), la = L(2 * j), lm = L(2 * j + 1);
-    const std::string na = n + "self_attn.qkv_proj.", ca = la + "self_attn.qkv.";
-    AttentionWeights& a = p.attn;
-    b.push_back({n + "input_layernorm.weight", la + "input_norm.weight", {H}, nullptr, &a.input_norm});
-    b.push_back({na + "q_proj.weight", ca + "linear_q.weight", {nq * d, H}, &a.q, nullptr});
-    b.push_back({na + "k_proj.weight", ca + "linear_k.weight", {nk * d, H}, &a.k, nullptr});
-    b.push_back({na + "v_proj_current.weight", ca + "val_proj1.weight", {vh, H}, &a.v_cur, nullptr});
-    b.push_back({na + "v_proj_delayed.weight", ca + "val_proj2.weight", {vh, H}, &a.v_del, nullptr});
-    b.push_back({na + "conv_qk_depthwise.weight", ca + "conv_qk.0.weight", {C, 1, c.cca_time0}, nullptr, &a.conv0_w});
-    b.push_back({na + "conv_qk_depthwise.bias", ca + "conv_qk.0.bias", {C}, nullptr, &a.conv0_b});
-    b.push_back({na + "conv_qk_grouped.weight", ca + "conv_qk.1.weight", {C, d, c.cca_time1}, nullptr, &a.conv1_wt});
-    b.push_back({na + "conv_qk_grouped.bias", ca + "conv_qk.1.bias", {C}, nullptr, &a.conv1_b});
-    b.push_back({n + "self_attn.qk_norm.temp", ca + "temp", {nk}, nullptr, &a.temp});
-    b.push_back({n + "self_attn.o_proj.weight", la + "self_attn.o_proj.weight", {H, nq * d}, &a.o, nullptr});
-    add_res(b, n + "post_attention_residual_scale.", lm + "res_scale.", p.post_attn, H);
-    MoEWeights& m = p.moe;
-    const std::string ng = n + "mlp.gate.", lg = lm + "zaya_block.router.";
-    b.push_back({n + "post_attention_layernorm.weight", lm + "input_norm.weight", {H}, nullptr, &m.input_norm});
-    b.push_back({ng + "down_proj.weight", lg + "down_proj.weight", {Dr, H}, &m.down, nullptr});
-    b.push_back({ng + "down_proj.bias", lg + "down_proj.bias", {Dr}, nullptr, &m.down_b});
-    if (c.use_eda && j > 0)
-      b.push_back({ng + "router_states_scale", lg + "router_states_scale", {Dr}, nullptr, &m.eda_scale});
-    b.push_back({ng + "router_mlp.norm.weight", lg + "rmsnorm_eda.weight", {Dr}, nullptr, &m.router_norm});
-    b.push_back({ng + "router_mlp.fc1.weight", lg + "router_mlp.0.weight", {Dr, Dr}, &m.fc1, nullptr});
-    b.push_back({ng + "router_mlp.fc1.bias", lg + "router_mlp.0.bias", {Dr}, nullptr, &m.fc1_b});
-    b.push_back({ng + "router_mlp.fc2.weight", lg + "router_mlp.2.weight", {Dr, Dr}, &m.fc2, nullptr});
-    b.push_back({ng + "router_mlp.fc2.bias", lg + "router_mlp.2.bias", {Dr}, nullptr, &m.fc2_b});
-    b.push_back({ng + "router_mlp.out_proj.weight", lg + "router_mlp.4.weight", {S, Dr}, &m.out, nullptr});
-    b.push_back({ng + "balancing_biases", lg + "balancing_biases", {S}, nullptr, &m.balancing_bias});
-    const std::string next = j + 1 < c.n_pairs ? L(2 * j + 2) + "res_scale." : "model.res_scale.";
-    add_res(b, n + "post_mlp_residual_scale.", next, p.post_mlp, H);
-  }
-  return b;
+void add_res(std::vector<TensorDef>& t, const std::string& nat, const std::string& leg, ResScale& r, int64_t H) {
+  add(t, nat + "hidden_states_scale", leg + "hidden_states_scale", {H}, r.hs);
+  add(t, nat + "hidden_states_bias", leg + "hidden_states_bias", {H}, r.hb);
+  add(t, nat + "residual_scale", leg + "residual_scale", {H}, r.rs);
+  add(t, nat + "residual_bias", leg + "residual_bias", {H}, r.rb);
+}
+
+bool is_matrix(const TensorDef& d) { return d.ex || d.shape.size() == 2; }
+
+// [rows, cols] of a tensor as the ops see it: 1-D [n] → [n, 1]; 2-D as is; 3-D [C, a, b] → [C, a·b].
+void rows_cols(const Shape& s, int64_t* r, int64_t* c) {
+  *r = s[0];
+  *c = 1;
+  for (size_t i = 1; i < s.size(); ++i) *c *= s[i];
+}
+
+std::string shape_str(const Shape& s) {
+  TensorInfo t;
+  t.shape = s;
+  return t.shape_str();
+}
+
+void check_shape(const TensorInfo& t, const Shape& shape) {
+  if (t.shape != shape)
+    throw_error(t.file, ": tensor '", t.name, "' has shape ", t.shape_str(), ", expected ", shape_str(shape));
 }
 
 // Aliases seen in converted checkpoints (spec §6.3 caveats): the module names are authoritative.
@@ -94,144 +69,101 @@ const TensorInfo* find_native(const Checkpoint& ck, const std::string& name) {
   return nullptr;
 }
 
-void check_shape(const TensorInfo& t, const Shape& shape) {
-  if (t.shape != shape) {
-    TensorInfo want;
-    want.shape = shape;
-    throw_error(t.file, ": tensor '", t.name, "' has shape ", t.shape_str(), ", expected ", want.shape_str());
-  }
-}
-
-Vec to_vec(const TensorInfo& t) {
-  // Copy first: data in a file may be misaligned for its element type.
-  std::vector<uint8_t> raw(t.data, t.data + t.nbytes);
-  Vec v(size_t(t.numel()));
+// fp32 copy of a tensor's data (copied first: data in a file may be misaligned for its type).
+void to_f32(const TensorInfo& t, const uint8_t* data, size_t n, float* dst) {
+  std::vector<uint8_t> raw(data, data + n * dtype_size(t.dtype));
   try {
-    convert_to_f32(t.dtype, raw.data(), v.data(), v.size());
+    convert_to_f32(t.dtype, raw.data(), dst, n);
   } catch (const Error& e) {
     throw_error(t.file, ": tensor '", t.name, "': ", e.what());
   }
-  for (float x : v)
-    if (!std::isfinite(x)) throw_error(t.file, ": tensor '", t.name, "' contains NaN or Inf");
-  return v;
 }
 
-Mat to_mat(const TensorInfo& t, int64_t rows, int64_t cols, const uint8_t* data, ModelWeights& w) {
-  Mat m;
-  m.rows = rows;
-  m.cols = cols;
-  m.dtype = t.dtype;
-  size_t esz = dtype_size(t.dtype);
-  bool usable = t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16;
-  size_t n = size_t(rows) * size_t(cols);
-  if (usable && reinterpret_cast<uintptr_t>(data) % esz == 0) {
-    m.data = data;
-    return m;
-  }
-  if (usable) {  // misaligned: copy
-    auto buf = std::make_unique<uint8_t[]>(n * esz);
-    std::memcpy(buf.get(), data, n * esz);
-    m.data = buf.get();
-    w.owned.push_back(std::move(buf));
-    return m;
-  }
-  // Other dtypes (F64, integers): widen to fp32.
-  std::vector<uint8_t> raw(data, data + n * esz);
-  auto buf = std::make_unique<uint8_t[]>(n * 4);
-  try {
-    convert_to_f32(t.dtype, raw.data(), reinterpret_cast<float*>(buf.get()), n);
-  } catch (const Error& e) {
-    throw_error(t.file, ": tensor '", t.name, "': ", e.what());
-  }
-  m.data = buf.get();
-  m.dtype = DType::F32;
-  w.owned.push_back(std::move(buf));
-  return m;
-}
+float clamp_temp(float t) { return std::exp(std::min(std::max(t, 1e-7f), 2.0f)); }
 
 }  // namespace
 
-ModelWeights load_weights(const ModelConfig& c, const Checkpoint& ck) {
-  ModelWeights w;
-  const bool native = c.layout == CheckpointLayout::Native;
-  auto lookup = [&](const std::string& name) { return native ? find_native(ck, name) : ck.find(name); };
-  for (Binding& b : bindings(c, w)) {
-    const std::string& name = native ? b.native : b.legacy;
-    const TensorInfo* t = lookup(name);
-    if (!t) {
-      if (b.vec && name.find("balancing_biases") != std::string::npos) {
-        // A persistent buffer, but tolerate its absence with the upstream initial value.
-        std::fprintf(stderr, "note: %s: '%s' is missing; using β = 0 with β_skip = -1\n", ck.dir().c_str(),
-                     name.c_str());
-        b.vec->assign(size_t(b.shape[0]), 0.0f);
-        if (c.use_skip_slot) b.vec->back() = -1.0f;
-        continue;
-      }
-      throw_error(ck.dir(), ": tensor '", name, "' is missing");
-    }
-    check_shape(*t, b.shape);
-    if (b.mat)
-      *b.mat = to_mat(*t, b.shape[0], b.shape[1], t->data, w);
-    else
-      *b.vec = to_vec(*t);
-  }
-  // Experts: stacked [E, 2I, H] / [E, H, I] (native) or one matrix per expert (legacy).
-  const int64_t H = c.hidden, I = c.expert_inter, E = c.n_experts;
+int64_t TensorDef::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+std::vector<TensorDef> tensor_table(const ModelConfig& c, ModelParams& w) {
+  const int64_t H = c.hidden, V = c.vocab_size, d = c.head_dim, C = c.conv_channels(), Dr = c.router_hidden;
+  const int64_t nq = c.nq, nk = c.nk, vh = c.value_half(), S = c.n_slots(), E = c.n_experts, I = c.expert_inter;
+  std::vector<TensorDef> t;
+  add(t, "model.embed_tokens.weight", "model.embed_tokens.weight", {V, H}, w.embed);
+  add(t, "model.input_hidden_states_scale", "model.layers.0.res_scale.hidden_states_scale", {H}, w.in_scale);
+  add(t, "model.input_hidden_states_bias", "model.layers.0.res_scale.hidden_states_bias", {H}, w.in_bias);
+  w.pairs.resize(size_t(c.n_pairs));
   for (int j = 0; j < c.n_pairs; ++j) {
-    MoEWeights& m = w.pairs[size_t(j)].moe;
-    m.gate_up.resize(size_t(E));
-    m.down_e.resize(size_t(E));
-    if (native) {
-      const std::string p = L(j) + "mlp.experts.";
-      const TensorInfo* gu = ck.find(p + "gate_up_proj");
-      const TensorInfo* dn = ck.find(p + "down_proj");
-      if (!gu) throw_error(ck.dir(), ": tensor '", p, "gate_up_proj' is missing");
-      if (!dn) throw_error(ck.dir(), ": tensor '", p, "down_proj' is missing");
-      check_shape(*gu, {E, 2 * I, H});
-      check_shape(*dn, {E, H, I});
-      for (int64_t e = 0; e < E; ++e) {
-        size_t es = dtype_size(gu->dtype), ed = dtype_size(dn->dtype);
-        m.gate_up[size_t(e)] = to_mat(*gu, 2 * I, H, gu->data + size_t(e) * size_t(2 * I * H) * es, w);
-        m.down_e[size_t(e)] = to_mat(*dn, H, I, dn->data + size_t(e) * size_t(H * I) * ed, w);
-      }
-    } else {
-      for (int64_t e = 0; e < E; ++e) {
-        const std::string p = L(2 * j + 1) + "zaya_block.experts.local_experts." + std::to_string(e) + ".";
-        const TensorInfo& f1 = ck.require(p + "linear_fc1.weight", {2 * I, H});
-        const TensorInfo& f2 = ck.require(p + "linear_fc2.weight", {H, I});
-        m.gate_up[size_t(e)] = to_mat(f1, 2 * I, H, f1.data, w);
-        m.down_e[size_t(e)] = to_mat(f2, H, I, f2.data, w);
-      }
+    PairParams& p = w.pairs[size_t(j)];
+    const std::string n = L(j), la = L(2 * j), lm = L(2 * j + 1);
+    const std::string na = n + "self_attn.qkv_proj.", ca = la + "self_attn.qkv.";
+    AttnParams& a = p.attn;
+    add(t, n + "input_layernorm.weight", la + "input_norm.weight", {H}, a.norm);
+    add(t, na + "q_proj.weight", ca + "linear_q.weight", {nq * d, H}, a.q);
+    add(t, na + "k_proj.weight", ca + "linear_k.weight", {nk * d, H}, a.k);
+    add(t, na + "v_proj_current.weight", ca + "val_proj1.weight", {vh, H}, a.v_cur);
+    add(t, na + "v_proj_delayed.weight", ca + "val_proj2.weight", {vh, H}, a.v_del);
+    add(t, na + "conv_qk_depthwise.weight", ca + "conv_qk.0.weight", {C, 1, c.cca_time0}, a.conv0_w);
+    add(t, na + "conv_qk_depthwise.bias", ca + "conv_qk.0.bias", {C}, a.conv0_b);
+    add(t, na + "conv_qk_grouped.weight", ca + "conv_qk.1.weight", {C, d, c.cca_time1}, a.conv1_w);
+    add(t, na + "conv_qk_grouped.bias", ca + "conv_qk.1.bias", {C}, a.conv1_b);
+    add(t, n + "self_attn.qk_norm.temp", ca + "temp", {nk}, a.temp);
+    add(t, n + "self_attn.o_proj.weight", la + "self_attn.o_proj.weight", {H, nq * d}, a.o);
+    add_res(t, n + "post_attention_residual_scale.", lm + "res_scale.", p.post_attn, H);
+    MoEParams& m = p.moe;
+    const std::string ng = n + "mlp.gate.", lg = lm + "zaya_block.router.";
+    add(t, n + "post_attention_layernorm.weight", lm + "input_norm.weight", {H}, m.norm);
+    add(t, ng + "down_proj.weight", lg + "down_proj.weight", {Dr, H}, m.down);
+    add(t, ng + "down_proj.bias", lg + "down_proj.bias", {Dr}, m.down_b);
+    if (c.use_eda && j > 0) add(t, ng + "router_states_scale", lg + "router_states_scale", {Dr}, m.eda);
+    add(t, ng + "router_mlp.norm.weight", lg + "rmsnorm_eda.weight", {Dr}, m.rnorm);
+    add(t, ng + "router_mlp.fc1.weight", lg + "router_mlp.0.weight", {Dr, Dr}, m.fc1);
+    add(t, ng + "router_mlp.fc1.bias", lg + "router_mlp.0.bias", {Dr}, m.fc1_b);
+    add(t, ng + "router_mlp.fc2.weight", lg + "router_mlp.2.weight", {Dr, Dr}, m.fc2);
+    add(t, ng + "router_mlp.fc2.bias", lg + "router_mlp.2.bias", {Dr}, m.fc2_b);
+    add(t, ng + "router_mlp.out_proj.weight", lg + "router_mlp.4.weight", {S, Dr}, m.out);
+    add(t, ng + "balancing_biases", lg + "balancing_biases", {S}, m.beta, /*trainable=*/false);
+    for (bool fc1 : {true, false}) {
+      TensorDef e;
+      e.native = n + (fc1 ? "mlp.experts.gate_up_proj" : "mlp.experts.down_proj");
+      e.shape = fc1 ? Shape{E, 2 * I, H} : Shape{E, H, I};
+      e.ex = fc1 ? &m.gate_up : &m.down_e;
+      e.pair = j;
+      e.fc1 = fc1;
+      t.push_back(std::move(e));
     }
+    const std::string next = j + 1 < c.n_pairs ? L(2 * j + 2) + "res_scale." : "model.res_scale.";
+    add_res(t, n + "post_mlp_residual_scale.", next, p.post_mlp, H);
   }
-  // LM head: a stored lm_head.weight is used if present, else the tied embedding.
-  if (const TensorInfo* lm = ck.find("lm_head.weight")) {
-    check_shape(*lm, {c.vocab_size, H});
-    w.lm_head = to_mat(*lm, c.vocab_size, H, lm->data, w);
-  } else if (c.tie_embeddings) {
-    w.lm_head = w.embed;
-  } else {
-    throw_error(ck.dir(), ": tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
+  add(t, "model.norm.weight", "model.final_norm.weight", {H}, w.final_norm);
+  if (!c.tie_embeddings) add(t, "lm_head.weight", "lm_head.weight", {V, H}, w.lm_head);
+  return t;
+}
+
+std::vector<TensorSpec> checkpoint_tensor_specs(const ModelConfig& c, CheckpointLayout layout) {
+  ModelParams scratch;
+  std::vector<TensorSpec> out;
+  const bool native = layout == CheckpointLayout::Native;
+  for (const TensorDef& d : tensor_table(c, scratch)) {
+    if (d.ex && !native) {
+      for (int e = 0; e < c.n_experts; ++e)
+        out.push_back({legacy_expert_name(d.pair, e, d.fc1), {d.shape[1], d.shape[2]}});
+      continue;
+    }
+    out.push_back({native ? d.native : d.legacy, d.shape});
   }
-  // Derived forms: grouped conv weight per tap, effective key temperature.
-  const int C = c.conv_channels(), d = c.head_dim, k1 = c.cca_time1;
-  for (PairWeights& p : w.pairs) {
-    Vec src = std::move(p.attn.conv1_wt);
-    p.attn.conv1_wt.assign(size_t(k1) * C * d, 0.0f);
-    for (int ch = 0; ch < C; ++ch)
-      for (int jj = 0; jj < d; ++jj)
-        for (int b = 0; b < k1; ++b)
-          p.attn.conv1_wt[(size_t(b) * C + ch) * d + jj] = src[(size_t(ch) * d + jj) * k1 + b];
-    if (c.clamp_temp)
-      for (float& t : p.attn.temp) t = std::exp(std::min(std::max(t, 1e-7f), 2.0f));
-  }
-  return w;
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> native_to_legacy_names(const ModelConfig& c) {
-  ModelWeights scratch;
+  ModelParams scratch;
   std::vector<std::pair<std::string, std::string>> out;
-  for (Binding& b : bindings(c, scratch)) out.emplace_back(b.native, b.legacy);
+  for (const TensorDef& d : tensor_table(c, scratch))
+    if (!d.ex) out.emplace_back(d.native, d.legacy);
   return out;
 }
 
@@ -240,26 +172,193 @@ std::string legacy_expert_name(int j, int e, bool fc1) {
          (fc1 ? ".linear_fc1.weight" : ".linear_fc2.weight");
 }
 
-std::vector<TensorSpec> checkpoint_tensor_specs(const ModelConfig& c, CheckpointLayout layout) {
-  ModelWeights scratch;
-  std::vector<TensorSpec> out;
-  const bool native = layout == CheckpointLayout::Native;
-  for (Binding& b : bindings(c, scratch)) out.push_back({native ? b.native : b.legacy, b.shape});
-  const int64_t H = c.hidden, I = c.expert_inter, E = c.n_experts;
-  for (int j = 0; j < c.n_pairs; ++j) {
-    if (native) {
-      out.push_back({L(j) + "mlp.experts.gate_up_proj", {E, 2 * I, H}});
-      out.push_back({L(j) + "mlp.experts.down_proj", {E, H, I}});
+// ---------------------------------------------------------------------------------------------------------
+// Inference binding
+
+void bind_checkpoint(const ModelConfig& c, const Checkpoint& ck, Backend& be, DType matrix_dtype, ModelParams& w,
+                     OwnedTensors& owned) {
+  const bool native = c.layout == CheckpointLayout::Native;
+  auto lookup = [&](const std::string& name) { return native ? find_native(ck, name) : ck.find(name); };
+  // A device copy of n elements (dtype dt) from host memory.
+  auto device_copy = [&](const void* host, size_t bytes) {
+    owned.bufs.emplace_back(be, bytes);
+    be.upload(owned.bufs.back().data(), host, bytes);
+    return owned.bufs.back().data();
+  };
+  // A matrix view: in place when the backend reads host memory and the stored dtype is usable as is.
+  auto matrix = [&](const TensorInfo& t, const uint8_t* data, int64_t rows, int64_t cols) {
+    Mat m{nullptr, t.dtype, rows, cols};
+    const size_t n = size_t(rows) * size_t(cols), esz = dtype_size(t.dtype);
+    const bool half = t.dtype == DType::BF16 || t.dtype == DType::F16;
+    const bool usable = t.dtype == DType::F32 || half;
+    const bool keep = usable && (matrix_dtype == DType::F32 || t.dtype == DType::BF16);
+    if (keep && be.host_memory() && reinterpret_cast<uintptr_t>(data) % esz == 0) {
+      m.data = data;
+      return m;
+    }
+    if (keep) {
+      m.data = device_copy(data, n * esz);
+      return m;
+    }
+    std::vector<float> f(n);
+    to_f32(t, data, n, f.data());
+    if (matrix_dtype == DType::BF16) {
+      std::vector<uint16_t> h(n);
+      for (size_t i = 0; i < n; ++i) h[i] = f32_to_bf16(f[i]);
+      m.data = device_copy(h.data(), n * 2);
+      m.dtype = DType::BF16;
     } else {
-      for (int64_t e = 0; e < E; ++e) {
-        const std::string p = L(2 * j + 1) + "zaya_block.experts.local_experts." + std::to_string(e) + ".";
-        out.push_back({p + "linear_fc1.weight", {2 * I, H}});
-        out.push_back({p + "linear_fc2.weight", {H, I}});
+      m.data = device_copy(f.data(), n * 4);
+      m.dtype = DType::F32;
+    }
+    return m;
+  };
+  auto vector = [&](const TensorInfo& t, int64_t rows, int64_t cols, bool temp) {
+    const size_t n = size_t(rows) * size_t(cols);
+    std::vector<float> f(n);
+    to_f32(t, t.data, n, f.data());
+    for (float x : f)
+      if (!std::isfinite(x)) throw_error(t.file, ": tensor '", t.name, "' contains NaN or Inf");
+    if (temp && c.clamp_temp)
+      for (float& x : f) x = clamp_temp(x);
+    return Mat{device_copy(f.data(), n * 4), DType::F32, rows, cols};
+  };
+
+  for (const TensorDef& d : tensor_table(c, w)) {
+    if (d.ex) {  // experts: stacked [E, out, in] (native) or one matrix per expert (legacy)
+      const int64_t E = d.shape[0], out = d.shape[1], in = d.shape[2];
+      d.ex->w.resize(size_t(E));
+      if (native) {
+        const TensorInfo* t = ck.find(d.native);
+        if (!t) throw_error(ck.dir(), ": tensor '", d.native, "' is missing");
+        check_shape(*t, d.shape);
+        const size_t es = dtype_size(t->dtype);
+        for (int64_t e = 0; e < E; ++e)
+          d.ex->w[size_t(e)] = matrix(*t, t->data + size_t(e) * size_t(out * in) * es, out, in);
+      } else {
+        for (int64_t e = 0; e < E; ++e) {
+          const TensorInfo& t = ck.require(legacy_expert_name(d.pair, int(e), d.fc1), {out, in});
+          d.ex->w[size_t(e)] = matrix(t, t.data, out, in);
+        }
       }
+      continue;
+    }
+    const std::string& name = native ? d.native : d.legacy;
+    int64_t rows, cols;
+    rows_cols(d.shape, &rows, &cols);
+    const TensorInfo* t = lookup(name);
+    if (!t) {
+      if (!d.trainable) {  // balancing biases: a persistent buffer, but tolerate its absence
+        std::fprintf(stderr, "note: %s: '%s' is missing; using β = 0 with β_skip = -1\n", ck.dir().c_str(),
+                     name.c_str());
+        std::vector<float> b(size_t(rows), 0.0f);
+        if (c.use_skip_slot) b.back() = -1.0f;
+        d.p->m = Mat{device_copy(b.data(), b.size() * 4), DType::F32, rows, 1};
+        continue;
+      }
+      throw_error(ck.dir(), ": tensor '", name, "' is missing");
+    }
+    check_shape(*t, d.shape);
+    d.p->m = is_matrix(d) ? matrix(*t, t->data, rows, cols)
+                          : vector(*t, rows, cols, name.find("temp") != std::string::npos && !native);
+  }
+  // LM head: a stored lm_head.weight is used if present, else the tied embedding.
+  if (c.tie_embeddings) {
+    if (const TensorInfo* lm = ck.find("lm_head.weight")) {
+      check_shape(*lm, {c.vocab_size, c.hidden});
+      w.lm_head.m = matrix(*lm, lm->data, c.vocab_size, c.hidden);
+    } else {
+      w.lm_head = w.embed;
     }
   }
-  if (!c.tie_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, H}});
-  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Training arenas
+
+ParamStore::ParamStore(const ModelConfig& cfg, Backend& be, ModelParams& p) : be_(be) {
+  defs_ = tensor_table(cfg, p);
+  int64_t off = 0;
+  for (const TensorDef& d : defs_) {
+    TrainTensor t;
+    t.name = d.native;
+    t.shape = d.shape;
+    t.numel = d.numel();
+    t.offset = off;
+    t.trainable = d.trainable;
+    off += (t.numel + 15) / 16 * 16;  // 64-byte aligned offsets
+    tensors_.push_back(std::move(t));
+  }
+  size_ = off;
+  w_.bind(be);
+  g_.bind(be);
+  w_.resize(size_t(off) * 4);
+  g_.resize(size_t(off) * 4);
+  for (size_t i = 0; i < defs_.size(); ++i) {
+    const TensorDef& d = defs_[i];
+    float* v = values() + tensors_[i].offset;
+    float* g = grads() + tensors_[i].offset;
+    if (d.ex) {
+      const int64_t E = d.shape[0], out = d.shape[1], in = d.shape[2];
+      d.ex->w.resize(size_t(E));
+      for (int64_t e = 0; e < E; ++e) d.ex->w[size_t(e)] = Mat{v + e * out * in, DType::F32, out, in};
+      d.ex->g = g;
+      continue;
+    }
+    int64_t rows, cols;
+    rows_cols(d.shape, &rows, &cols);
+    d.p->m = Mat{v, DType::F32, rows, cols};
+    d.p->g = g;
+  }
+  if (cfg.tie_embeddings) p.lm_head = p.embed;
+}
+
+const TrainTensor* ParamStore::find(const std::string& name) const {
+  for (auto& t : tensors_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+void ParamStore::load(const Checkpoint& ck, ModelConfig& cfg) {
+  // The checkpoint's own names decide its layout (a run started from a legacy checkpoint resumes from
+  // native ones).
+  const bool legacy = !ck.find("model.layers.0.input_layernorm.weight") && ck.find("model.layers.0.input_norm.weight");
+  std::vector<float> host(static_cast<size_t>(size_));
+  auto fetch = [&](const std::string& name, const TensorInfo* ti, const Shape& shape, float* dst) {
+    if (!ti) throw_error(ck.dir(), ": tensor '", name, "' is missing");
+    check_shape(*ti, shape);
+    to_f32(*ti, ti->data, size_t(ti->numel()), dst);
+  };
+  for (size_t i = 0; i < defs_.size(); ++i) {
+    const TensorDef& d = defs_[i];
+    float* dst = host.data() + tensors_[i].offset;
+    if (d.ex && legacy) {
+      const int64_t out = d.shape[1], in = d.shape[2];
+      for (int e = 0; e < d.shape[0]; ++e) {
+        const std::string n = legacy_expert_name(d.pair, e, d.fc1);
+        fetch(n, ck.find(n), {out, in}, dst + e * out * in);
+      }
+      continue;
+    }
+    const std::string& name = legacy && !d.ex ? d.legacy : d.native;
+    fetch(name, legacy ? ck.find(name) : find_native(ck, name), d.shape, dst);
+    if (legacy && cfg.clamp_temp && name.find("temp") != std::string::npos)
+      for (int64_t k = 0; k < tensors_[i].numel; ++k) dst[k] = clamp_temp(dst[k]);
+  }
+  be_.upload(values(), host.data(), host.size() * 4);
+  // Trained from here on, the model is native: linear temperature (skip semantics as configured).
+  cfg.layout = CheckpointLayout::Native;
+  cfg.clamp_temp = false;
+}
+
+void ParamStore::save(const std::string& dir, const ModelConfig& cfg) const {
+  std::vector<float> host(static_cast<size_t>(size_));
+  be_.download(host.data(), values(), host.size() * 4);
+  SafeTensorsWriter w;
+  for (auto& t : tensors_) w.add(t.name, DType::F32, t.shape, host.data() + t.offset);
+  w.set_metadata("format", "pt");
+  w.write_dir(dir);
+  write_file_atomic(path_join(dir, "config.json"), native_config_json(cfg));
 }
 
 }  // namespace zaya

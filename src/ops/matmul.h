@@ -1,51 +1,32 @@
-// Matrix multiplication in the Linear convention (documented once, used everywhere):
-//   y[T, out] = x[T, in] · Wᵀ (+ bias)      W is [out, in], row-major, like a PyTorch Linear weight.
-// x and y are fp32; W may be F32, BF16 or F16 and may point into a memory-mapped checkpoint —
-// half-precision weights stay half precision in memory and are widened to fp32 inside the kernel,
-// so the arithmetic is fp32 with fp32 accumulation.
-// CPU: src/ops/cpu/matmul.cpp (inference kernels), src/ops/cpu/linear.cpp (trainable Linear, embedding).
-// Tests: tests/test_ops.cpp, tests/test_backward.cpp. Benchmark: bench/bench_ops.cpp.
+// GEMM family (spec §2–§5 use it everywhere). The Linear convention, documented once:
+//   y[T, out] = x[T, in] · Wᵀ (+ bias)     W is [out, in] row-major, exactly a PyTorch Linear weight.
+// Activations and gradients are fp32. Weights may be F32/BF16/F16 (a mapped checkpoint stays as is).
+// Precision: on cpu-f32 a half-precision weight is widened and the arithmetic is fp32; on cpu-bf16
+// both GEMM inputs are rounded to bf16 and the products are accumulated in fp32 (GemmPrec::F32 keeps
+// a call in fp32 on every backend).
+//
+//   linear_forward          y = x·Wᵀ + b; rows of x and y have strides ldx, ldy (column slices).
+//   linear_backward         ADDS dx += dy·W (dx may be null), dW += dyᵀ·x (fp32 [out, in], may be
+//                           null), db += Σ_t dy (may be null).
+//   grouped_linear_forward  experts: rows [off[g], off[g+1]) of x go through Ws[g] (host arrays).
+//   grouped_linear_backward ADDS dx and dW (stacked [G, out, in] fp32) per group.
+//   gemm_batched            C_i = α·op(A_i)·op(B_i) + β·C_i for i < batch (strided), fp32 storage;
+//                           the batched Newton–Schulz of Muon.
+// Backends: src/ops/cpu/matmul.cpp (src/ops/cuda/matmul.cu). Registry: tests/test_backend_ops.cpp.
 #pragma once
 #include <cstdint>
 
-#include "core/dtype.h"
+#include "ops/types.h"
 
-namespace zaya {
-
-struct Mat {
-  const void* data = nullptr;
-  DType dtype = DType::F32;
-  int64_t rows = 0;  // out features
-  int64_t cols = 0;  // in features
-
-  // Pointer to row r (elements of `dtype`).
-  const void* row(int64_t r) const {
-    return static_cast<const uint8_t*>(data) + size_t(r) * size_t(cols) * dtype_size(dtype);
-  }
-  size_t bytes() const { return size_t(rows) * size_t(cols) * dtype_size(dtype); }
-};
-
-namespace ops {
-
-// ldy: row stride of y (0 = W.rows), so results can land in a column slice of a wider buffer.
-void matmul_forward(float* y, const float* x, const Mat& W, int64_t T, const float* bias = nullptr, int64_t ldy = 0);
-
-// Row r of W widened to fp32 (embedding lookups, tied LM head rows).
-void mat_row_f32(const Mat& W, int64_t r, float* out);
-
-// Trainable Linear on fp32/fp64 weights W [out, in] (same convention): y = x·Wᵀ (+ b).
-// Backward ADDS: dx += dy·W (skipped if dx is null), dW += dyᵀ·x, db += Σ_t dy (if db non-null).
+namespace zaya::ops::ref {
+// Reference kernels (naive loops, fp32 or fp64), used by the op registry; same conventions.
 template <typename S>
-void linear_forward(S* y, const S* x, const S* W, const S* b, int64_t T, int64_t out, int64_t in);
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda, const S* B,
+          int64_t ldb, S beta, S* C, int64_t ldc);
 template <typename S>
-void linear_backward(S* dx, S* dW, S* db, const S* dy, const S* x, const S* W, int64_t T, int64_t out, int64_t in);
-
-// Embedding rows: x[t] = E[ids[t]]; backward dE[ids[t]] += dx[t], except for the padding id (no
-// gradient through the lookup of the padding row, like torch's padding_idx; -1 = none).
+void linear_forward(S* y, int64_t ldy, const S* x, int64_t ldx, const S* W, const S* b, int64_t T, int64_t out,
+                    int64_t in);
 template <typename S>
-void embedding_forward(S* x, const S* E, const int32_t* ids, int64_t T, int64_t H);
-template <typename S>
-void embedding_backward(S* dE, const S* dx, const int32_t* ids, int64_t T, int64_t H, int32_t pad_id);
-
-}  // namespace ops
-}  // namespace zaya
+void linear_backward(S* dx, int64_t lddx, S* dW, S* db, const S* dy, int64_t lddy, const S* x, int64_t ldx,
+                     const S* W, int64_t T, int64_t out, int64_t in);
+}  // namespace zaya::ops::ref

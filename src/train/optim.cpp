@@ -102,7 +102,8 @@ std::string describe_plans(const std::vector<ParamRef>& ps) {
 // ---------------------------------------------------------------------------------------------------------
 // Optimizer
 
-Optimizer::Optimizer(std::vector<ParamRef> params, OptimConfig cfg) : params_(std::move(params)), cfg_(cfg) {
+Optimizer::Optimizer(std::vector<ParamRef> params, OptimConfig cfg, Backend& be)
+    : params_(std::move(params)), cfg_(cfg), be_(be) {
   auto unit = [](double x) { return std::isfinite(x) && x >= 0 && x < 1; };
   ZAYA_CHECK(std::isfinite(cfg.lr) && cfg.lr >= 0, "optimizer: lr must be finite and >= 0, got ", cfg.lr);
   ZAYA_CHECK(std::isfinite(cfg.weight_decay) && cfg.weight_decay >= 0, "optimizer: weight_decay must be >= 0, got ",
@@ -128,34 +129,23 @@ Optimizer::Optimizer(std::vector<ParamRef> params, OptimConfig cfg) : params_(st
     if (pl.kind == OptKind::Muon) {
       ZAYA_CHECK(pl.n_blocks * pl.rows * pl.cols == n, "optimizer: tensor '", p.name, "': plan does not cover it");
       state_[i].assign(1, std::vector<float>(size_t(n), 0.0f));
-      for (int64_t b = 0; b < pl.n_blocks; ++b) blocks_.push_back({i, b * pl.rows * pl.cols, pl.rows, pl.cols});
+      auto g = std::find_if(groups_.begin(), groups_.end(),
+                            [&](const Group& x) { return x.rows == pl.rows && x.cols == pl.cols; });
+      if (g == groups_.end()) g = groups_.insert(groups_.end(), Group{pl.rows, pl.cols, {}, 0});
+      for (int64_t b = 0; b < pl.n_blocks; ++b) g->blocks.push_back({i, b * pl.rows * pl.cols, pl.rows, pl.cols});
     } else {
       state_[i].assign(2, std::vector<float>(size_t(n), 0.0f));
     }
     plans_.push_back(pl);
   }
-  std::stable_sort(blocks_.begin(), blocks_.end(),
-                   [](const Block& a, const Block& b) { return a.rows * a.cols > b.rows * b.cols; });
-}
-
-void Optimizer::muon_block(const Block& b, double lr, Work& work) {
-  const ParamRef& p = params_[b.param];
-  const ParamPlan& pl = plans_[b.param];
-  const int64_t n = b.rows * b.cols;
-  float* M = state_[b.param][0].data() + b.offset;
-  const float* G = p.g + b.offset;
-  float* W = p.w + b.offset;
-  if (work.u.size() < size_t(n)) work.u.resize(size_t(n));
-  float* U = work.u.data();
-  const float mu = float(cfg_.muon_momentum);
-  for (int64_t i = 0; i < n; ++i) {
-    M[i] = mu * M[i] + G[i];
-    U[i] = cfg_.muon_nesterov ? G[i] + mu * M[i] : M[i];
+  std::stable_sort(groups_.begin(), groups_.end(),
+                   [](const Group& a, const Group& b) { return a.rows * a.cols > b.rows * b.cols; });
+  int64_t staged = 0;
+  for (Group& g : groups_) {
+    g.staged = staged;
+    staged += int64_t(g.blocks.size()) * g.rows * g.cols;
   }
-  newton_schulz5(U, b.rows, b.cols, U, cfg_, &work.ns);
-  const float decay = pl.weight_decay ? float(1.0 - lr * cfg_.weight_decay) : 1.0f;
-  const float scale = float(lr * cfg_.muon_rms_scale * std::sqrt(double(std::max(b.rows, b.cols))));
-  for (int64_t i = 0; i < n; ++i) W[i] = W[i] * decay - scale * U[i];
+  stage_.assign(size_t(staged), 0.0f);
 }
 
 void Optimizer::adamw_param(size_t i, double lr) {
@@ -186,15 +176,32 @@ void Optimizer::adamw_param(size_t i, double lr) {
 void Optimizer::step(double lr) {
   ZAYA_CHECK(std::isfinite(lr) && lr >= 0, "optimizer: step learning rate must be finite and >= 0, got ", lr);
   ++steps_;
-  // Muon: many blocks -> one block per thread with single-threaded BLAS (largest first); few blocks -> one at a
-  // time with multithreaded BLAS inside Newton–Schulz.
-  const int nt = omp_get_max_threads();
-  if (work_.size() < size_t(nt)) work_.resize(size_t(nt));
-  if (nt > 1 && blocks_.size() >= size_t(2 * nt)) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t k = 0; k < blocks_.size(); ++k) muon_block(blocks_[k], lr, work_[size_t(omp_get_thread_num())]);
-  } else {
-    for (const Block& b : blocks_) muon_block(b, lr, work_[0]);
+  const float mu = float(cfg_.muon_momentum);
+  // Muon: momentum and the update direction of every block into the group's batch, one batched
+  // Newton–Schulz per shape, then the update W ← W·decay − scale·O.
+  for (Group& gr : groups_) {
+    const int64_t sz = gr.rows * gr.cols, nb = int64_t(gr.blocks.size());
+#pragma omp parallel for schedule(static) if (nb * sz >= (1 << 16))
+    for (int64_t k = 0; k < nb; ++k) {
+      const Block& b = gr.blocks[size_t(k)];
+      float* M = state_[b.param][0].data() + b.offset;
+      const float* G = params_[b.param].g + b.offset;
+      float* U = stage_.data() + gr.staged + k * sz;
+      for (int64_t i = 0; i < sz; ++i) {
+        M[i] = mu * M[i] + G[i];
+        U[i] = cfg_.muon_nesterov ? G[i] + mu * M[i] : M[i];
+      }
+    }
+    newton_schulz5_batched(be_, stage_.data() + gr.staged, nb, gr.rows, gr.cols, cfg_, work_);
+    const float scale = float(lr * cfg_.muon_rms_scale * std::sqrt(double(std::max(gr.rows, gr.cols))));
+#pragma omp parallel for schedule(static) if (nb * sz >= (1 << 16))
+    for (int64_t k = 0; k < nb; ++k) {
+      const Block& b = gr.blocks[size_t(k)];
+      const float decay = plans_[b.param].weight_decay ? float(1.0 - lr * cfg_.weight_decay) : 1.0f;
+      float* W = params_[b.param].w + b.offset;
+      const float* O = stage_.data() + gr.staged + k * sz;
+      for (int64_t i = 0; i < sz; ++i) W[i] = W[i] * decay - scale * O[i];
+    }
   }
   for (size_t i = 0; i < params_.size(); ++i)
     if (plans_[i].kind == OptKind::AdamW) adamw_param(i, lr);
@@ -203,39 +210,19 @@ void Optimizer::step(double lr) {
 // ---------------------------------------------------------------------------------------------------------
 // Gradient clipping
 
-double clip_grad_norm(const std::vector<ParamRef>& ps, double max_norm) {
+double clip_grad_norm(const std::vector<ParamRef>& ps, double max_norm, Backend& be) {
   ZAYA_CHECK(std::isfinite(max_norm) && max_norm > 0, "clip_grad_norm: max_norm must be > 0, got ", max_norm);
-  // Fixed chunks summed in a fixed order: the norm does not depend on the thread count or timing.
-  constexpr int64_t kChunk = 1 << 16;
-  struct Chunk {
-    float* g;
-    int64_t n;
-  };
-  std::vector<Chunk> chunks;
+  // Per tensor in a fixed order (each summed in fixed chunks): independent of the thread count.
+  double total = 0;
   for (const ParamRef& p : ps) {
     ZAYA_CHECK(p.g, "clip_grad_norm: tensor '", p.name, "' has no gradient buffer");
-    const int64_t n = p.numel();
-    for (int64_t o = 0; o < n; o += kChunk) chunks.push_back({p.g + o, std::min(kChunk, n - o)});
+    total += be.sum_squares(p.g, p.numel());
   }
-  std::vector<double> part(chunks.size());
-#pragma omp parallel for schedule(static)
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    double s = 0;
-    for (int64_t j = 0; j < chunks[c].n; ++j) s += double(chunks[c].g[j]) * double(chunks[c].g[j]);
-    part[c] = s;
-  }
-  double total = 0;
-  for (double s : part) total += s;
   const double norm = std::sqrt(total);
   if (!std::isfinite(norm)) return norm;
   const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) {
-    const float f = float(coef);
-#pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < chunks.size(); ++c) {
-      for (int64_t j = 0; j < chunks[c].n; ++j) chunks[c].g[j] *= f;
-    }
-  }
+  if (coef < 1.0)
+    for (const ParamRef& p : ps) be.scale(p.g, float(coef), p.numel());
   return norm;
 }
 

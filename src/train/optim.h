@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "ops/backend.h"
+
 namespace zaya {
 
 // A trainable tensor: fp32 weights and gradient of the same shape, owned elsewhere (model arena).
@@ -61,7 +63,8 @@ struct OptimConfig {
 class Optimizer {
  public:
   // Validates the config and the parameters (non-null distinct buffers, unique names, positive shapes).
-  Optimizer(std::vector<ParamRef> params, OptimConfig cfg);
+  // Newton–Schulz runs as batched GEMMs on `be` (in bf16 on cpu-bf16, as the reference Muon does).
+  Optimizer(std::vector<ParamRef> params, OptimConfig cfg, Backend& be = reference_backend());
   // One step at learning rate `lr` (the schedule's value). Reads p.g, leaves it untouched.
   void step(double lr);
   int64_t steps() const { return steps_; }
@@ -80,33 +83,40 @@ class Optimizer {
     size_t param;
     int64_t offset, rows, cols;
   };
-  struct Work {  // per-thread scratch: the update direction / NS output, and the Newton–Schulz work space
-    std::vector<float> u, ns;
+  struct Group {  // Muon blocks of one shape, orthogonalized together as one batch
+    int64_t rows, cols;
+    std::vector<Block> blocks;
+    int64_t staged = 0;  // offset of the batch in stage_
   };
-  void muon_block(const Block& b, double lr, Work& work);
   void adamw_param(size_t i, double lr);
 
   std::vector<ParamRef> params_;
   std::vector<ParamPlan> plans_;
   OptimConfig cfg_;
+  Backend& be_;
   // Per parameter: Muon momentum (state_[i][0]) or AdamW m, v (state_[i][0], state_[i][1]).
   std::vector<std::vector<std::vector<float>>> state_;
-  std::vector<Block> blocks_;               // all Muon blocks, largest first
-  std::vector<Work> work_;                  // one per OpenMP thread
+  std::vector<Group> groups_;        // largest matrices first
+  std::vector<float> stage_, work_;  // the batched update directions; Newton–Schulz work space
   int64_t steps_ = 0;
 };
 
-// Newton–Schulz quintic orthogonalization of one rows x cols matrix (fp32): X = G / (‖G‖_F + 1e-7); on the
-// wide orientation (Xᵀ when rows > cols), cfg.ns_steps times: A = X Xᵀ, B = b A + c A A, X = a X + B X.
-// The result goes to `out` (rows x cols, may alias G). `work` is optional scratch reused across calls.
-// BLAS runs multithreaded unless called from inside an OpenMP parallel region.
+// Newton–Schulz quintic orthogonalization of n matrices rows x cols (contiguous, in place in X):
+// X_i = G_i / (‖G_i‖_F + 1e-7); on the wide orientation (X_iᵀ when rows > cols), cfg.ns_steps times:
+// A = X Xᵀ, B = b A + c A A, X = a X + B X — every product a batched GEMM on `be` over the n matrices
+// (the symmetric ones, A and A A, computed block-triangularly). On a bf16 backend the GEMM inputs and
+// the iterates X, A, B are rounded to bf16, as Keller Jordan's reference Muon (bf16 tensors).
+// `work` is scratch reused across calls.
+void newton_schulz5_batched(Backend& be, float* X, int64_t n, int64_t rows, int64_t cols, const OptimConfig& cfg,
+                            std::vector<float>& work);
+// One matrix (out may alias G), on the reference backend unless given.
 void newton_schulz5(const float* G, int64_t rows, int64_t cols, float* out, const OptimConfig& cfg,
-                    std::vector<float>* work = nullptr);
+                    std::vector<float>* work = nullptr, Backend& be = reference_backend());
 
-// Global L2 norm of all gradients (double accumulation, deterministic order) and in-place clipping: when the
+// Global L2 norm of all gradients (double accumulation, deterministic order, on the backend) and in-place clipping: when the
 // norm exceeds max_norm, every gradient is multiplied by max_norm / (norm + 1e-6). Returns the norm before
 // clipping; a non-finite norm is returned without touching the gradients (the caller should skip the step).
-double clip_grad_norm(const std::vector<ParamRef>& ps, double max_norm);
+double clip_grad_norm(const std::vector<ParamRef>& ps, double max_norm, Backend& be = reference_backend());
 
 // Learning-rate schedules over 0-based steps [0, total):
 //   warmup     step < warmup: peak · (step + 1) / warmup

@@ -1,5 +1,7 @@
 #include "train/run_config.h"
 
+#include "ops/backend.h"
+
 #include <set>
 #include <toml++/toml.h>
 
@@ -83,7 +85,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   auto section = [&](const char* k) { return r.has(k) ? r.sub(k) : Table{empty_table(), k, what}; };
 
   Table run = section("run");
-  run.only({"dir", "seed", "threads", "recompute"});
+  run.only({"dir", "seed", "threads", "recompute", "backend"});
   c.dir = run.str("dir", "");
   if (c.dir.empty()) throw_error(what, ": 'run.dir' is required");
   int64_t seed = run.integer("seed", 0);
@@ -92,6 +94,12 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   c.threads = int(run.integer("threads", 0));
   c.recompute = run.boolean("recompute", false);
   if (c.threads < 0) run.bad("threads", "non-negative");
+  c.backend = run.str("backend", "");
+  if (!c.backend.empty()) {
+    bool known = false;
+    for (auto& b : backend_names()) known |= b == c.backend;
+    if (!known) run.bad("backend", "one of cpu-f32, cpu-bf16");
+  }
 
   Table model = section("model");
   model.only({"config", "init_from", "tokenizer"});

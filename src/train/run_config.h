@@ -3,6 +3,7 @@
 // impossible value is an error naming the file and the key.
 //
 //   [run]        dir = "runs/tiny"   seed = 1   threads = 0   recompute = false
+//                backend = "cpu-f32" | "cpu-bf16"   (default: default_backend_name(); --backend overrides)
 //   [model]      config = "configs/zaya1-tiny.json"  (or init_from = "<native checkpoint dir>")
 //                tokenizer = "tokenizer.json"  (copied into every checkpoint)
 //   [data]       datasets = { web = "data/web.json", code = "data/code.json" }   (manifests of zaya data)
@@ -39,6 +40,7 @@ struct RunConfig {
   uint64_t seed = 0;
   int threads = 0;
   bool recompute = false;  // activation checkpointing: re-run each pair's forward in the backward
+  std::string backend;     // "" = the default backend
   std::string model_config, init_from, tokenizer;
   std::map<std::string, std::string> datasets;  // name -> manifest path (ordered by name)
   bool mask_eos_targets = false;

@@ -18,10 +18,9 @@
 #include "model/count.h"
 #include "train/balance.h"
 #include "train/ckpt.h"
+#include "model/model.h"
+#include "ops/backend.h"
 #include "train/optim.h"
-#include "train/train_model.h"
-
-extern "C" void openblas_set_num_threads(int);
 
 namespace zaya {
 
@@ -35,10 +34,9 @@ std::atomic<bool> g_stop{false};
 void request_stop() { g_stop = true; }
 
 TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
-  if (rc.threads > 0) {
-    omp_set_num_threads(rc.threads);
-    openblas_set_num_threads(rc.threads);
-  }
+  if (rc.threads > 0) omp_set_num_threads(rc.threads);
+  auto backend = make_backend(opt.backend.empty() ? rc.backend : opt.backend);
+  Backend& be = *backend;
   CheckpointManager ckpts(rc.dir, rc.keep_last);
   // Model: a new one from a config, or a checkpoint to continue from.
   ModelConfig mc = rc.model_config.empty() ? load_config(path_join(rc.init_from, "config.json"))
@@ -47,7 +45,8 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     ZAYA_CHECK(mc.max_position_embeddings <= 0 || p.seq_len <= mc.max_position_embeddings, rc.source, ": phase '",
                p.name, "' has seq_len ", p.seq_len, ", longer than the model's max_position_embeddings (",
                mc.max_position_embeddings, ")");
-  TrainModel model(mc);
+  auto model_ptr = Model::create(mc, be);
+  Model& model = *model_ptr;
   model.set_recompute(rc.recompute);
   std::vector<DatasetSpec> specs;
   std::vector<std::string> names;
@@ -65,8 +64,10 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
   std::vector<ParamRef> params;
   for (auto& t : model.tensors())
     if (t.trainable) params.push_back({t.name, model.param(t.name), model.grad(t.name), t.shape});
-  Optimizer optim(params, rc.optim);
-  if (!opt.quiet) std::fprintf(stderr, "%s\n%s\n", mc.summary().c_str(), describe_plans(params).c_str());
+  Optimizer optim(params, rc.optim, be);
+  if (!opt.quiet)
+    std::fprintf(stderr, "%s\nbackend %s\n%s\n", mc.summary().c_str(), be.describe().c_str(),
+                 describe_plans(params).c_str());
   Balancer balancer(mc.n_pairs, mc.n_experts, mc.use_skip_slot, rc.balance);
   std::vector<float*> betas;
   for (int j = 0; j < mc.n_pairs; ++j)
@@ -81,7 +82,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     if (!found) throw_error(rc.dir, ": --resume given but there is no good checkpoint");
     std::fprintf(stderr, "resuming from %s\n", found->dir.c_str());
     Checkpoint ck(found->dir);
-    model.load(ck);
+    model.load_params(ck);
     auto blobs = CheckpointManager::read_blobs(found->dir);
     for (const char* k : {"optimizer", "balance", "data", "trainer"})
       ZAYA_CHECK(blobs.count(k), found->dir, ": state/", k, ".bin is missing");
@@ -94,7 +95,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
   } else {
     ZAYA_CHECK(existing.empty(), rc.dir, ": already holds checkpoints; use --resume to continue, or another run.dir");
     if (rc.model_config.empty())
-      model.load(Checkpoint(rc.init_from));
+      model.load_params(Checkpoint(rc.init_from));
     else {
       InitOptions io;
       io.seed = rc.seed;
@@ -191,9 +192,17 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
         step_probs[size_t(j)].insert(step_probs[size_t(j)].end(), model.router_probs(j),
                                      model.router_probs(j) + B * L * S);
     }
-    double gnorm = clip_grad_norm(params, rc.grad_clip);
+    double gnorm = clip_grad_norm(params, rc.grad_clip, be);
     double lr = lr_at(rc.schedule, rc.optim.lr, step);
-    if (std::isfinite(gnorm)) optim.step(lr);
+    const bool finite = std::isfinite(gnorm) && std::isfinite(loss);
+    if (finite) {
+      optim.step(lr);
+    } else {
+      ++res.skipped_steps;
+      std::fprintf(stderr, "\nwarning: step %lld: %s is not finite (loss %g, gradient norm %g); the optimizer step "
+                   "is skipped and the weights are unchanged\n", (long long)(step + 1),
+                   std::isfinite(loss) ? "the gradient norm" : "the loss", loss, gnorm);
+    }
     std::vector<const float*> probs;
     for (auto& v : step_probs) probs.push_back(v.data());
     auto stats = balancer.update(step_choices, B * L * K, betas, probs);
@@ -202,7 +211,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     auto now = std::chrono::steady_clock::now();
     double dt = std::chrono::duration<double>(now - t_last).count();
     t_last = now;
-    json m = {{"step", step},          {"phase", P.name},  {"loss", loss},
+    json m = {{"step", step},          {"phase", P.name},  {"loss", loss}, {"skipped", !finite},
               {"lr", lr},              {"grad_norm", gnorm}, {"tokens", tokens},
               {"tokens_per_s", double(B * L * K) / dt}, {"flops_per_s", flop_per_token * double(B * L * K) / dt}};
     double maxv = 0, skip = 0;
@@ -216,6 +225,7 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
     m["skip_rate"] = skip;
     m["router"] = layers;
     if (rc.eval_every > 0 && (step % rc.eval_every == 0 || step == total)) {
+      // The mean over every held-out target token (not over sequences).
       data.reset_val();
       double sum = 0;
       int64_t n = 0;
@@ -225,10 +235,14 @@ TrainResult train(const RunConfig& rc, const TrainOptions& opt) {
           if (got == 0) break;
           for (auto& t : targets)
             if (t < 0) t = -100;
-          sum += model.step(ids.data(), targets.data(), got, L, false, doc_starts(got)) * double(got);
-          n += got;
+          const double mean = model.step(ids.data(), targets.data(), got, L, false, doc_starts(got));
+          sum += mean * double(model.last_target_count());
+          n += model.last_target_count();
         }
-      if (n > 0) m["val_loss"] = sum / double(n);
+      if (n > 0) {
+        m["val_loss"] = sum / double(n);
+        m["val_tokens"] = n;
+      }
     }
     metrics << m.dump() << "\n" << std::flush;
     res.last_loss = loss;

@@ -13,12 +13,14 @@ struct TrainOptions {
   bool resume = false;       // continue from the newest good checkpoint of run.dir
   int64_t max_steps = -1;    // stop (with a checkpoint) after this global step; -1: run every phase
   bool quiet = false;        // no progress bar
+  std::string backend;       // overrides [run] backend ("" = keep)
 };
 
 struct TrainResult {
   int64_t steps = 0;         // global steps done when the run stopped
   double last_loss = 0;
   bool interrupted = false;  // stopped by a signal
+  int64_t skipped_steps = 0; // optimizer steps skipped for a non-finite loss or gradient
   std::string checkpoint;    // the last checkpoint written
 };
 

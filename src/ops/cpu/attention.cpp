@@ -1,114 +1,504 @@
+// The CCA sequence ops on the CPU (ops/attention.h): value shift, KV append, and causal GQA
+// attention. Attention has two kernels, chosen by the number of new queries of a sequence (so the same
+// rows always take the same kernel, in inference and in training):
+//   direct  (< kTileMin queries: decode) one query head at a time against the cache, softmax in fp32;
+//   tiled   (flash attention) tiles of Bq query rows × the G query heads of one kv head against blocks
+//           of Bk keys: S = scale·Q·Kᵀ and O += P·V as GEMMs, online softmax in fp32, the row
+//           max and sum kept for the backward. Tiles run in parallel.
+// The backward recomputes P per tile from the saved row max and sum (FlashAttention-2 style); key/value
+// gradients accumulate per thread and are summed in thread order (deterministic for a thread count).
+// On cpu-bf16 every GEMM input (q, k, v, p, dO, dS) is rounded to bf16; the cache is bf16.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "ops/attention.h"
+#include "ops/cpu/cpu_backend.h"
+#include "ops/cpu/gemm.h"
+#include "ops/cpu/vecmath.h"
 
-namespace zaya::ops {
-
-namespace {
-// Probabilities of query row qv (at position pos) over keys j0..pos of kv head kh; returns j0.
-template <typename S>
-int64_t probs(std::vector<S>& p, const S* qv, const S* kc, int64_t kvw, int kh, int d, int64_t pos, int window,
-              S scale) {
-  const int64_t j0 = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-  S mx = -INFINITY;
-  for (int64_t j = j0; j <= pos; ++j) {
-    const S* kv = kc + j * kvw + int64_t(kh) * d;
-    S s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int c = 0; c < d; ++c) s += qv[c] * kv[c];
-    s *= scale;
-    p[size_t(j)] = s;
-    mx = std::max(mx, s);
-  }
-  double sum = 0;
-  for (int64_t j = j0; j <= pos; ++j) {
-    p[size_t(j)] = std::exp(p[size_t(j)] - mx);
-    sum += p[size_t(j)];
-  }
-  S inv = S(1.0 / sum);
-  for (int64_t j = j0; j <= pos; ++j) p[size_t(j)] *= inv;
-  return j0;
-}
-}  // namespace
+namespace zaya {
+namespace ops::ref {
 
 template <typename S>
-void attention_forward(S* out, int64_t ldo, const S* q, int64_t ldq, const S* kc, const S* vc, int64_t n, int64_t Sk,
-                       int nq, int nk, int d, int window) {
+void attention_forward(S* out, int64_t ldo, const S* q, int64_t ldq, const S* k, int64_t ldk, const S* v,
+                       int64_t ldv, int64_t n, int64_t Sk, int nq, int nk, int d, int window) {
   const int G = nq / nk;
-  const S scale = S(1) / std::sqrt(S(d));
-  const int64_t kvw = int64_t(nk) * d;
-#pragma omp parallel
-  {
-    std::vector<S> p(static_cast<size_t>(Sk));
-#pragma omp for collapse(2) schedule(dynamic, 4)
-    for (int64_t t = 0; t < n; ++t)
-      for (int h = 0; h < nq; ++h) {
-        const int64_t pos = Sk - n + t;
-        const int kh = h / G;
-        int64_t j0 = probs(p, q + t * ldq + int64_t(h) * d, kc, kvw, kh, d, pos, window, scale);
-        S* o = out + t * ldo + int64_t(h) * d;
-        std::fill(o, o + d, S(0));
-        for (int64_t j = j0; j <= pos; ++j) {
-          const S* vv = vc + j * kvw + int64_t(kh) * d;
-          S w = p[size_t(j)];
-          for (int c = 0; c < d; ++c) o[c] += w * vv[c];
-        }
+  const double scale = 1.0 / std::sqrt(double(d));
+  std::vector<double> p(static_cast<size_t>(Sk));
+  for (int64_t t = 0; t < n; ++t)
+    for (int h = 0; h < nq; ++h) {
+      const int64_t pos = Sk - n + t;
+      const int kh = h / G;
+      const int64_t j0 = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = j0; j <= pos; ++j) {
+        double s = 0;
+        for (int c = 0; c < d; ++c) s += double(q[t * ldq + h * d + c]) * k[j * ldk + kh * d + c];
+        p[size_t(j)] = s * scale;
+        mx = std::max(mx, p[size_t(j)]);
       }
-  }
+      for (int64_t j = j0; j <= pos; ++j) sum += (p[size_t(j)] = std::exp(p[size_t(j)] - mx));
+      for (int c = 0; c < d; ++c) {
+        double o = 0;
+        for (int64_t j = j0; j <= pos; ++j) o += p[size_t(j)] / sum * v[j * ldv + kh * d + c];
+        out[t * ldo + h * d + c] = S(o);
+      }
+    }
 }
 
 // o = Σ_j p_j v_j, p = softmax(s), s_j = scale·q·k_j:
 // dv_j += p_j·do; dp_j = do·v_j; ds_j = p_j (dp_j − Σ p·dp); dq += scale Σ ds_j k_j; dk_j += scale ds_j q.
-// Parallel over kv heads: every dk/dv row of a kv head is written by one thread only.
 template <typename S>
-void attention_backward(S* dq, S* dk, S* dv, const S* dout, int64_t ldo, const S* q, int64_t ldq, const S* kc,
-                        const S* vc, int64_t n, int64_t Sk, int nq, int nk, int d, int window) {
+void attention_backward(S* dq, int64_t lddq, S* dk, int64_t lddk, S* dv, int64_t lddv, const S* dout, int64_t ldo,
+                        const S* q, int64_t ldq, const S* k, int64_t ldk, const S* v, int64_t ldv, int64_t n, int nq,
+                        int nk, int d, int window) {
   const int G = nq / nk;
-  const S scale = S(1) / std::sqrt(S(d));
-  const int64_t kvw = int64_t(nk) * d;
-#pragma omp parallel for schedule(static)
-  for (int kh = 0; kh < nk; ++kh) {
-    std::vector<S> p(static_cast<size_t>(Sk)), dp(static_cast<size_t>(Sk));
-    for (int64_t t = 0; t < n; ++t)
-      for (int h = kh * G; h < (kh + 1) * G; ++h) {
-        const int64_t pos = Sk - n + t;
-        const S* qv = q + t * ldq + int64_t(h) * d;
-        const S* go = dout + t * ldo + int64_t(h) * d;
-        int64_t j0 = probs(p, qv, kc, kvw, kh, d, pos, window, scale);
-        double pdp = 0;
-        for (int64_t j = j0; j <= pos; ++j) {
-          const S* vv = vc + j * kvw + int64_t(kh) * d;
-          S* dvv = dv + j * kvw + int64_t(kh) * d;
-          S a = 0;
-          for (int c = 0; c < d; ++c) {
-            a += go[c] * vv[c];
-            dvv[c] += p[size_t(j)] * go[c];
-          }
-          dp[size_t(j)] = a;
-          pdp += double(p[size_t(j)]) * a;
+  const double scale = 1.0 / std::sqrt(double(d));
+  std::vector<double> p(static_cast<size_t>(n)), dp(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t)
+    for (int h = 0; h < nq; ++h) {
+      const int kh = h / G;
+      const int64_t j0 = window > 0 ? std::max<int64_t>(0, t - window + 1) : 0;
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = j0; j <= t; ++j) {
+        double s = 0;
+        for (int c = 0; c < d; ++c) s += double(q[t * ldq + h * d + c]) * k[j * ldk + kh * d + c];
+        p[size_t(j)] = s * scale;
+        mx = std::max(mx, p[size_t(j)]);
+      }
+      for (int64_t j = j0; j <= t; ++j) sum += (p[size_t(j)] = std::exp(p[size_t(j)] - mx));
+      double pdp = 0;
+      for (int64_t j = j0; j <= t; ++j) {
+        p[size_t(j)] /= sum;
+        double a = 0;
+        for (int c = 0; c < d; ++c) {
+          a += double(dout[t * ldo + h * d + c]) * v[j * ldv + kh * d + c];
+          dv[j * lddv + kh * d + c] += S(p[size_t(j)] * dout[t * ldo + h * d + c]);
         }
-        S* dqv = dq + t * ldq + int64_t(h) * d;
-        for (int64_t j = j0; j <= pos; ++j) {
-          S ds = p[size_t(j)] * (dp[size_t(j)] - S(pdp)) * scale;
-          const S* kv = kc + j * kvw + int64_t(kh) * d;
-          S* dkv = dk + j * kvw + int64_t(kh) * d;
-          for (int c = 0; c < d; ++c) {
-            dqv[c] += ds * kv[c];
-            dkv[c] += ds * qv[c];
-          }
+        dp[size_t(j)] = a;
+        pdp += p[size_t(j)] * a;
+      }
+      for (int64_t j = j0; j <= t; ++j) {
+        const double ds = p[size_t(j)] * (dp[size_t(j)] - pdp) * scale;
+        for (int c = 0; c < d; ++c) {
+          dq[t * lddq + h * d + c] += S(ds * k[j * ldk + kh * d + c]);
+          dk[j * lddk + kh * d + c] += S(ds * q[t * ldq + h * d + c]);
         }
       }
+    }
+}
+
+#define ZAYA_INSTANTIATE(S)                                                                                          \
+  template void attention_forward<S>(S*, int64_t, const S*, int64_t, const S*, int64_t, const S*, int64_t, int64_t, \
+                                     int64_t, int, int, int, int);                                                  \
+  template void attention_backward<S>(S*, int64_t, S*, int64_t, S*, int64_t, const S*, int64_t, const S*, int64_t,  \
+                                      const S*, int64_t, const S*, int64_t, int64_t, int, int, int, int);
+ZAYA_INSTANTIATE(float)
+ZAYA_INSTANTIATE(double)
+#undef ZAYA_INSTANTIATE
+
+}  // namespace ops::ref
+
+namespace ops::cpu {
+
+namespace {
+
+constexpr int64_t kTileMin = 16;  // sequences with fewer new queries take the direct kernel
+constexpr int64_t kBq = 64, kBk = 256;
+constexpr int64_t kCacheKeys = 4096;  // backward: P and dP of a tile kept between its two passes up to here
+
+// Where the keys and values of one sequence come from: its cache (rows = positions 0 ..) or its own
+// rows of the call (position pos + i is row `row + i`).
+struct KvSource {
+  const void* k;
+  const void* v;
+  int64_t ldk, ldv;  // row strides in elements
+  DType dt;          // F32 or BF16
+  int64_t first;     // position of row 0 of the source
+  int64_t col;       // column offset of kv head kh: kh·d (added by the caller)
+};
+
+// Copies keys [j0, j1) of kv head columns [col, col + d) into dst [j1 − j0, d] as fp32 (rounded to
+// bf16 when `round`).
+void load_rows(float* dst, const void* src, int64_t ld, DType dt, int64_t first, int64_t j0, int64_t j1, int64_t col,
+               int d, bool round) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const int64_t r = j - first;
+    if (dt == DType::BF16)
+      widen(DType::BF16, static_cast<const uint16_t*>(src) + r * ld + col, dst + (j - j0) * d, d, false);
+    else
+      widen(DType::F32, static_cast<const float*>(src) + r * ld + col, dst + (j - j0) * d, d, round);
   }
 }
 
-#define ZAYA_INSTANTIATE(S)                                                                                        \
-  template void attention_forward<S>(S*, int64_t, const S*, int64_t, const S*, const S*, int64_t, int64_t, int, int, \
-                                     int, int);                                                                     \
-  template void attention_backward<S>(S*, S*, S*, const S*, int64_t, const S*, int64_t, const S*, const S*, int64_t, \
-                                      int64_t, int, int, int, int);
-ZAYA_INSTANTIATE(float)
-ZAYA_INSTANTIATE(double)
+// The direct kernel: n queries (positions pos0 ..) of one sequence.
+void attend_direct(float* out, int64_t ldo, const float* q, int64_t ldq, const KvSource& src, int64_t n, int64_t pos0,
+                   int nq, int nk, int d, int window, bool round, float* stats, int64_t lds) {
+  const int G = nq / nk;
+  const float scale = 1.0f / std::sqrt(float(d));
+  const int64_t last = pos0 + n - 1;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (n * nq * (last + 1) * d > 65536)
+  for (int64_t t = 0; t < n; ++t)
+    for (int h = 0; h < nq; ++h) {
+      const int64_t pos = pos0 + t;
+      const int kh = h / G;
+      const int64_t j0 = std::max(src.first, window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0));
+      const int64_t nk_ = pos - j0 + 1;
+      float* p = scratch(8, size_t(nk_));
+      float* qv = scratch(9, size_t(2 * d));
+      float* kv = qv + d;
+      widen(DType::F32, q + t * ldq + int64_t(h) * d, qv, d, round);
+      float mx = -INFINITY;
+      for (int64_t j = j0; j <= pos; ++j) {
+        load_rows(kv, src.k, src.ldk, src.dt, src.first, j, j + 1, int64_t(kh) * d, d, round);
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < d; ++c) s += qv[c] * kv[c];
+        s *= scale;
+        p[j - j0] = s;
+        mx = std::max(mx, s);
+      }
+      const double sum = exp_shift_sum(p, p, nk_, mx);
+      const float inv = float(1.0 / sum);
+      for (int64_t j = 0; j < nk_; ++j) p[j] *= inv;
+      if (round) round_bf16(p, p, nk_);
+      float* o = out + t * ldo + int64_t(h) * d;
+      std::fill(o, o + d, 0.0f);
+      for (int64_t j = j0; j <= pos; ++j) {
+        load_rows(kv, src.v, src.ldv, src.dt, src.first, j, j + 1, int64_t(kh) * d, d, round);
+        const float w = p[j - j0];
+#pragma omp simd
+        for (int c = 0; c < d; ++c) o[c] += w * kv[c];
+      }
+      if (stats) {
+        stats[t * lds + 2 * h] = mx;
+        stats[t * lds + 2 * h + 1] = float(sum);
+      }
+    }
+}
 
-}  // namespace zaya::ops
+// The key range of query rows [t0, t1) (positions pos0 + t): [lo, hi].
+void key_range(int64_t pos0, int64_t t0, int64_t t1, int window, int64_t first, int64_t* lo, int64_t* hi) {
+  *hi = pos0 + t1 - 1;
+  *lo = std::max(first, window > 0 ? std::max<int64_t>(0, pos0 + t0 - window + 1) : int64_t(0));
+}
+
+// Applies the causal/window mask to S [rows = G·nb, cols = nbk] for keys [j0, j0 + nbk): row hl·nb + i
+// is the query at position qp0 + i.
+void mask_tile(float* S, int G, int64_t nb, int64_t nbk, int64_t qp0, int64_t j0, int window, int64_t ld) {
+  for (int hl = 0; hl < G; ++hl)
+    for (int64_t i = 0; i < nb; ++i) {
+      const int64_t qp = qp0 + i;
+      float* row = S + (hl * nb + i) * ld;
+      for (int64_t c = 0; c < nbk; ++c) {
+        const int64_t j = j0 + c;
+        if (j > qp || (window > 0 && j <= qp - window)) row[c] = -INFINITY;
+      }
+    }
+}
+
+// Tiled forward of one (sequence, kv head, query tile).
+void attend_tile(float* out, int64_t ldo, const float* q, int64_t ldq, const KvSource& src, int64_t t0, int64_t t1,
+                 int64_t pos0, int kh, int G, int d, int window, bool round, float* stats, int64_t lds) {
+  const int64_t nb = t1 - t0, R = G * nb;
+  const float scale = 1.0f / std::sqrt(float(d));
+  float* Q = scratch(8, size_t(R * d));
+  float* O = scratch(9, size_t(R * d));
+  float* S = scratch(10, size_t(R * kBk + 2 * R));
+  float* KV = scratch(11, size_t(2 * kBk * d));
+  float* m = S + R * kBk;
+  float* l = m + R;
+  for (int hl = 0; hl < G; ++hl)
+    for (int64_t i = 0; i < nb; ++i)
+      widen(DType::F32, q + (t0 + i) * ldq + int64_t(kh * G + hl) * d, Q + (hl * nb + i) * d, d, round);
+  std::fill(O, O + R * d, 0.0f);
+  std::fill(m, m + R, -INFINITY);
+  std::fill(l, l + R, 0.0f);
+  int64_t lo, hi;
+  key_range(pos0, t0, t1, window, src.first, &lo, &hi);
+  for (int64_t j0 = lo; j0 <= hi; j0 += kBk) {
+    const int64_t j1 = std::min(hi + 1, j0 + kBk), nbk = j1 - j0;
+    float* Kb = KV;
+    float* Vb = KV + kBk * d;
+    load_rows(Kb, src.k, src.ldk, src.dt, src.first, j0, j1, int64_t(kh) * d, d, round);
+    load_rows(Vb, src.v, src.ldv, src.dt, src.first, j0, j1, int64_t(kh) * d, d, round);
+    sgemm(false, true, R, nbk, d, scale, Q, d, Kb, d, 0.0f, S, nbk);
+    mask_tile(S, G, nb, nbk, pos0 + t0, j0, window, nbk);
+    for (int64_t r = 0; r < R; ++r) {
+      float* row = S + r * nbk;
+      const float bm = *std::max_element(row, row + nbk);
+      const float mn = std::max(m[r], bm);
+      if (mn == -INFINITY) {  // no visible key yet
+        std::fill(row, row + nbk, 0.0f);
+        continue;
+      }
+      const float a = m[r] == -INFINITY ? 0.0f : exp1(m[r] - mn);
+      const double ps = exp_shift_sum(row, row, nbk, mn);
+      l[r] = l[r] * a + float(ps);
+      m[r] = mn;
+      if (a != 1.0f)
+        for (int c = 0; c < d; ++c) O[r * d + c] *= a;
+    }
+    if (round) round_bf16(S, S, R * nbk);
+    sgemm(false, false, R, d, nbk, 1.0f, S, nbk, Vb, d, 1.0f, O, d);
+  }
+  for (int hl = 0; hl < G; ++hl)
+    for (int64_t i = 0; i < nb; ++i) {
+      const int64_t r = hl * nb + i;
+      const float inv = 1.0f / l[r];
+      float* o = out + (t0 + i) * ldo + int64_t(kh * G + hl) * d;
+      for (int c = 0; c < d; ++c) o[c] = O[r * d + c] * inv;
+      if (stats) {
+        stats[(t0 + i) * lds + 2 * (kh * G + hl)] = m[r];
+        stats[(t0 + i) * lds + 2 * (kh * G + hl) + 1] = l[r];
+      }
+    }
+}
+
+KvSource source_of(const SeqSlice& s, const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t kvw, DType kvdt) {
+  if (s.kcache) return {s.kcache, s.vcache, kvw, kvw, kvdt, 0, 0};
+  return {k + s.row * ldk, v + s.row * ldv, ldk, ldv, DType::F32, s.pos, 0};
+}
+
+}  // namespace
+
+void CpuBackend::value_shift(float* v, const float* vcd, const SeqSlice* seqs, int nseq, int64_t vh) {
+  const int64_t kv = 2 * vh;
+  for (int i = 0; i < nseq; ++i) {
+    const SeqSlice& s = seqs[i];
+    for (int64_t t = s.row; t < s.row + s.len; ++t) {
+      std::memcpy(v + t * kv, vcd + t * kv, sizeof(float) * size_t(vh));
+      float* del = v + t * kv + vh;
+      if (t > s.row)
+        std::memcpy(del, vcd + (t - 1) * kv + vh, sizeof(float) * size_t(vh));
+      else if (s.vdel)
+        std::memcpy(del, s.vdel, sizeof(float) * size_t(vh));
+      else
+        std::fill(del, del + vh, 0.0f);
+    }
+    if (s.vdel && s.len > 0) std::memcpy(s.vdel, vcd + (s.row + s.len - 1) * kv + vh, sizeof(float) * size_t(vh));
+  }
+}
+
+void CpuBackend::value_shift_backward(float* dvcd, const float* dv, const SeqSlice* seqs, int nseq, int64_t vh) {
+  const int64_t kv = 2 * vh;
+  for (int i = 0; i < nseq; ++i) {
+    const SeqSlice& s = seqs[i];
+    for (int64_t t = s.row; t < s.row + s.len; ++t) {
+      for (int64_t c = 0; c < vh; ++c) dvcd[t * kv + c] += dv[t * kv + c];
+      if (t > s.row)
+        for (int64_t c = 0; c < vh; ++c) dvcd[(t - 1) * kv + vh + c] += dv[t * kv + vh + c];
+    }
+  }
+}
+
+void CpuBackend::kv_append(const SeqSlice* seqs, int nseq, const float* k, int64_t ldk, const float* v, int64_t ldv,
+                           int64_t kvw) {
+  for (int i = 0; i < nseq; ++i) {
+    const SeqSlice& s = seqs[i];
+    ZAYA_CHECK(s.kcache && s.vcache, "kv_append: sequence ", i, " has no cache");
+    for (int64_t t = 0; t < s.len; ++t) {
+      const float* kr = k + (s.row + t) * ldk;
+      const float* vr = v + (s.row + t) * ldv;
+      const int64_t dst = (s.pos + t) * kvw;
+      if (kv_dtype() == DType::BF16) {
+        uint16_t* kc = static_cast<uint16_t*>(s.kcache) + dst;
+        uint16_t* vc = static_cast<uint16_t*>(s.vcache) + dst;
+        for (int64_t c = 0; c < kvw; ++c) {
+          kc[c] = f32_to_bf16(kr[c]);
+          vc[c] = f32_to_bf16(vr[c]);
+        }
+      } else {
+        std::memcpy(static_cast<float*>(s.kcache) + dst, kr, sizeof(float) * size_t(kvw));
+        std::memcpy(static_cast<float*>(s.vcache) + dst, vr, sizeof(float) * size_t(kvw));
+      }
+    }
+  }
+}
+
+void CpuBackend::attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, int64_t ldk,
+                                   const float* v, int64_t ldv, const SeqSlice* seqs, int nseq, int nq, int nk, int d,
+                                   int window, float* stats) {
+  const int G = nq / nk;
+  const int64_t kvw = int64_t(nk) * d;
+  const bool round = prec_ == Precision::BF16;
+  struct Task {
+    int seq, kh;
+    int64_t t0, t1;
+  };
+  std::vector<Task> tasks;
+  for (int i = 0; i < nseq; ++i) {
+    const SeqSlice& s = seqs[i];
+    if (s.len <= 0) continue;
+    KvSource src = source_of(s, k, ldk, v, ldv, kvw, kv_dtype());
+    if (s.len < kTileMin) {
+      attend_direct(out + s.row * ldo, ldo, q + s.row * ldq, ldq, src, s.len, s.pos, nq, nk, d, window, round,
+                    stats ? stats + s.row * 2 * nq : nullptr, 2 * nq);
+      continue;
+    }
+    for (int kh = 0; kh < nk; ++kh)
+      for (int64_t t0 = 0; t0 < s.len; t0 += kBq) tasks.push_back({i, kh, t0, std::min(s.len, t0 + kBq)});
+  }
+  // Longest tiles (most keys) first.
+  std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) { return a.t1 > b.t1; });
+#pragma omp parallel for schedule(dynamic, 1) if (tasks.size() > 1)
+  for (size_t x = 0; x < tasks.size(); ++x) {
+    const Task& tk = tasks[x];
+    const SeqSlice& s = seqs[tk.seq];
+    KvSource src = source_of(s, k, ldk, v, ldv, kvw, kv_dtype());
+    attend_tile(out + s.row * ldo, ldo, q + s.row * ldq, ldq, src, tk.t0, tk.t1, s.pos, tk.kh, G, d, window, round,
+                stats ? stats + s.row * 2 * nq : nullptr, 2 * nq);
+  }
+}
+
+void CpuBackend::attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv, int64_t lddv,
+                                    const float* dout, int64_t ldo, const float* q, int64_t ldq, const float* k,
+                                    int64_t ldk, const float* v, int64_t ldv, const float* out, const float* stats,
+                                    const SeqSlice* seqs, int nseq, int nq, int nk, int d, int window) {
+  const int G = nq / nk;
+  const int64_t kvw = int64_t(nk) * d;
+  const bool round = prec_ == Precision::BF16;
+  const float scale = 1.0f / std::sqrt(float(d));
+  int64_t T = 0;
+  struct Task {
+    int seq, kh;
+    int64_t t0, t1;
+  };
+  std::vector<Task> tasks;
+  for (int i = 0; i < nseq; ++i) {
+    const SeqSlice& s = seqs[i];
+    ZAYA_CHECK(!s.kcache, "attention_backward: only training segments are supported");
+    T = std::max(T, s.row + s.len);
+    for (int kh = 0; kh < nk; ++kh)
+      for (int64_t t0 = 0; t0 < s.len; t0 += kBq) tasks.push_back({i, kh, t0, std::min(s.len, t0 + kBq)});
+  }
+  const int nt = std::max<int>(1, std::min<int>(omp_get_max_threads(), int(tasks.size())));
+  // Per-thread key/value gradients [T, kvw] (thread 0 uses its own as well), summed in thread order.
+  std::vector<float*> part(static_cast<size_t>(nt));
+  float* base = scratch(14, size_t(nt) * size_t(2 * T * kvw));
+  std::fill(base, base + size_t(nt) * size_t(2 * T * kvw), 0.0f);
+  for (int i = 0; i < nt; ++i) part[size_t(i)] = base + size_t(i) * size_t(2 * T * kvw);
+#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
+  for (size_t x = 0; x < tasks.size(); ++x) {
+    const Task& tk = tasks[x];
+    const SeqSlice& s = seqs[tk.seq];
+    thread_local std::vector<double> dsum_;
+    float* dKp = part[size_t(omp_get_thread_num())];
+    float* dVp = dKp + T * kvw;
+    const int64_t nb = tk.t1 - tk.t0, R = G * nb;
+    float* Q = scratch(8, size_t(3 * R * d + 3 * R));
+    float* dO = Q + R * d;
+    float* dQ = dO + R * d;
+    float* Mr = dQ + R * d;  // row max, 1/sum, and D = Σ_j P_j·dP_j
+    float* Ir = Mr + R;
+    float* Dr = Ir + R;
+    float* KV = scratch(10, size_t(4 * kBk * d));
+    float* Kb = KV;
+    float* Vb = KV + kBk * d;
+    float* dKb = Vb + kBk * d;
+    float* dVb = dKb + kBk * d;
+    for (int hl = 0; hl < G; ++hl)
+      for (int64_t i = 0; i < nb; ++i) {
+        const int64_t t = s.row + tk.t0 + i, r = hl * nb + i;
+        const int64_t col = int64_t(tk.kh * G + hl) * d;
+        widen(DType::F32, q + t * ldq + col, Q + r * d, d, round);
+        widen(DType::F32, dout + t * ldo + col, dO + r * d, d, false);
+        Mr[r] = stats[t * 2 * nq + 2 * (tk.kh * G + hl)];
+        Ir[r] = 1.0f / stats[t * 2 * nq + 2 * (tk.kh * G + hl) + 1];
+        if (round) round_bf16(dO + r * d, dO + r * d, d);
+      }
+    std::fill(dQ, dQ + R * d, 0.0f);
+    KvSource src = source_of(s, k, ldk, v, ldv, kvw, DType::F32);
+    int64_t lo, hi;
+    key_range(s.pos, tk.t0, tk.t1, window, src.first, &lo, &hi);
+    const int64_t nkeys = hi - lo + 1;
+    // P = exp(S − max)/sum and dP = dO·Vᵀ of every key block; kept for the second pass when they fit.
+    const bool cache = nkeys <= kCacheKeys;
+    float* Pall = scratch(9, size_t(2 * R * (cache ? nkeys : kBk)));
+    float* dPall = Pall + R * (cache ? nkeys : kBk);
+    auto probs = [&](int64_t j0, int64_t nbk, float* P, float* dP, int64_t ldp) {
+      load_rows(Kb, src.k, src.ldk, src.dt, src.first, j0, j0 + nbk, int64_t(tk.kh) * d, d, round);
+      load_rows(Vb, src.v, src.ldv, src.dt, src.first, j0, j0 + nbk, int64_t(tk.kh) * d, d, round);
+      sgemm(false, true, R, nbk, d, scale, Q, d, Kb, d, 0.0f, P, ldp);
+      mask_tile(P, G, nb, nbk, s.pos + tk.t0, j0, window, ldp);
+      for (int64_t r = 0; r < R; ++r) {
+        float* pr = P + r * ldp;
+        exp_shift_sum(pr, pr, nbk, Mr[r]);
+        for (int64_t c = 0; c < nbk; ++c) pr[c] *= Ir[r];
+      }
+      sgemm(false, true, R, nbk, d, 1.0f, dO, d, Vb, d, 0.0f, dP, ldp);
+    };
+    // Pass 1: D = Σ_j P_j·dP_j from the same P and dP that form dS, so Σ_j dS_j = 0 to rounding (the
+    // softmax gradient's invariant; D = dO·O agrees only to the forward's rounding).
+    std::vector<double>& D = dsum_;
+    D.assign(size_t(R), 0.0);
+    for (int64_t j0 = lo; j0 <= hi; j0 += kBk) {
+      const int64_t nbk = std::min(hi + 1, j0 + kBk) - j0;
+      float* P = cache ? Pall + (j0 - lo) : Pall;
+      float* dP = cache ? dPall + (j0 - lo) : dPall;
+      const int64_t ldp = cache ? nkeys : nbk;
+      probs(j0, nbk, P, dP, ldp);
+      for (int64_t r = 0; r < R; ++r) {
+        double acc = 0;
+        for (int64_t c = 0; c < nbk; ++c) acc += double(P[r * ldp + c]) * dP[r * ldp + c];
+        D[size_t(r)] += acc;
+      }
+    }
+    for (int64_t r = 0; r < R; ++r) Dr[r] = float(D[size_t(r)]);
+    // Pass 2: dS = P ⊙ (dP − D)·scale; dV += Pᵀ·dO, dQ += dS·K, dK += dSᵀ·Q.
+    for (int64_t j0 = lo; j0 <= hi; j0 += kBk) {
+      const int64_t j1 = std::min(hi + 1, j0 + kBk), nbk = j1 - j0;
+      float* P = cache ? Pall + (j0 - lo) : Pall;
+      float* dP = cache ? dPall + (j0 - lo) : dPall;
+      const int64_t ldp = cache ? nkeys : nbk;
+      if (!cache) {
+        probs(j0, nbk, P, dP, ldp);
+      } else {
+        load_rows(Kb, src.k, src.ldk, src.dt, src.first, j0, j1, int64_t(tk.kh) * d, d, round);
+      }
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < nbk; ++c) dP[r * ldp + c] = P[r * ldp + c] * (dP[r * ldp + c] - Dr[r]) * scale;
+      if (round)
+        for (int64_t r = 0; r < R; ++r) {
+          round_bf16(P + r * ldp, P + r * ldp, nbk);
+          round_bf16(dP + r * ldp, dP + r * ldp, nbk);
+        }
+      sgemm(true, false, nbk, d, R, 1.0f, P, ldp, dO, d, 0.0f, dVb, d);
+      sgemm(false, false, R, d, nbk, 1.0f, dP, ldp, Kb, d, 1.0f, dQ, d);
+      sgemm(true, false, nbk, d, R, 1.0f, dP, ldp, Q, d, 0.0f, dKb, d);
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t row = s.row + (j - s.pos);
+        float* dkr = dKp + row * kvw + int64_t(tk.kh) * d;
+        float* dvr = dVp + row * kvw + int64_t(tk.kh) * d;
+        for (int c = 0; c < d; ++c) {
+          dkr[c] += dKb[(j - j0) * d + c];
+          dvr[c] += dVb[(j - j0) * d + c];
+        }
+      }
+    }
+    for (int hl = 0; hl < G; ++hl)
+      for (int64_t i = 0; i < nb; ++i) {
+        float* o = dq + (s.row + tk.t0 + i) * lddq + int64_t(tk.kh * G + hl) * d;
+        const float* g = dQ + (hl * nb + i) * d;
+        for (int c = 0; c < d; ++c) o[c] += g[c];
+      }
+  }
+#pragma omp parallel for schedule(static) if (T * kvw > 65536)
+  for (int64_t t = 0; t < T; ++t)
+    for (int i = 0; i < nt; ++i) {
+      const float* dKp = part[size_t(i)] + t * kvw;
+      const float* dVp = part[size_t(i)] + T * kvw + t * kvw;
+      for (int64_t c = 0; c < kvw; ++c) {
+        dk[t * lddk + c] += dKp[c];
+        dv[t * lddv + c] += dVp[c];
+      }
+    }
+}
+
+}  // namespace ops::cpu
+}  // namespace zaya

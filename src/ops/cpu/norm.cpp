@@ -1,16 +1,20 @@
+// RMSNorm on the CPU (rows in parallel, the weight gradient by chunked reduction) and its reference
+// kernels (ops/norm.h).
 #include <cmath>
+#include <vector>
 
+#include "ops/cpu/cpu_backend.h"
 #include "ops/norm.h"
 
-namespace zaya::ops {
+namespace zaya {
+namespace ops::ref {
 
 template <typename S>
 void rmsnorm_forward(S* y, const S* x, const S* w, int64_t T, int64_t n, float eps) {
-#pragma omp parallel for schedule(static) if (T * n > 32768)
   for (int64_t t = 0; t < T; ++t) {
     const S* xr = x + t * n;
     S* yr = y + t * n;
-    double ss = 0;  // accumulate in double: order-independent enough to match torch to ~1e-7
+    double ss = 0;  // double sums: order-independent enough to match torch to ~1e-7
     for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
     S r = S(1) / std::sqrt(S(ss / double(n)) + S(eps));
     for (int64_t i = 0; i < n; ++i) yr[i] = w[i] * (xr[i] * r);
@@ -39,8 +43,26 @@ void rmsnorm_backward(S* dx, S* dw, const S* dy, const S* x, const S* w, int64_t
 
 template void rmsnorm_forward<float>(float*, const float*, const float*, int64_t, int64_t, float);
 template void rmsnorm_forward<double>(double*, const double*, const double*, int64_t, int64_t, float);
-template void rmsnorm_backward<float>(float*, float*, const float*, const float*, const float*, int64_t, int64_t, float);
+template void rmsnorm_backward<float>(float*, float*, const float*, const float*, const float*, int64_t, int64_t,
+                                      float);
 template void rmsnorm_backward<double>(double*, double*, const double*, const double*, const double*, int64_t, int64_t,
                                        float);
+}  // namespace ops::ref
 
-}  // namespace zaya::ops
+namespace ops::cpu {
+
+void CpuBackend::rmsnorm_forward(float* y, const float* x, const float* w, int64_t T, int64_t n, float eps) {
+#pragma omp parallel for schedule(static) if (T * n > 16384)
+  for (int64_t t = 0; t < T; ++t) ref::rmsnorm_forward(y + t * n, x + t * n, w, 1, n, eps);
+}
+
+void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int64_t T,
+                                  int64_t n, float eps) {
+  const float* acc = reduce_rows(T, n, [&](int64_t t0, int64_t t1, float* p) {
+    for (int64_t t = t0; t < t1; ++t) ref::rmsnorm_backward(dx + t * n, p, dy + t * n, x + t * n, w, 1, n, eps);
+  });
+  for (int64_t i = 0; i < n; ++i) dw[i] += acc[i];
+}
+
+}  // namespace ops::cpu
+}  // namespace zaya
