@@ -93,6 +93,19 @@ TEST(Config, LegacySlidingWindowAddsOne) {
   EXPECT_EQ(c.pairs[1].rope_theta, 5000);
 }
 
+TEST(Config, SummaryNamesTheSlidingWindow) {
+  json j = json::parse(read_file(test::src_path("configs/zaya1-8b.json")));
+  j["layer_types"][1] = "hybrid_sliding";  // the last pair stays full attention
+  j["sliding_window"] = 4096;
+  std::string s = parse_config(j.dump(), "x").summary();
+  EXPECT_NE(s.find("1 sliding-window pairs (W=4096)"), std::string::npos) << s;
+  json l = tiny_legacy();
+  l["swa_layers"] = {7, 0, 4, 0};
+  s = parse_config(l.dump(), "y").summary();
+  EXPECT_NE(s.find("2 sliding-window pairs (W=8,5)"), std::string::npos) << s;
+  EXPECT_EQ(parse_config(tiny_legacy().dump(), "z").summary().find("sliding"), std::string::npos);
+}
+
 void expect_error(const json& j, const std::string& needle) {
   try {
     parse_config(j.dump(), "cfg.json");

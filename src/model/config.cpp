@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -310,9 +311,20 @@ std::string ModelConfig::summary() const {
      << expert_inter << (use_skip_slot ? " + skip slot" : "") << ", router " << router_hidden
      << (use_eda ? " with EDA" : "") << ", skip semantics "
      << (skip_mode == SkipMode::Zero ? "zero" : "pass-through");
+  // The window of the sliding pairs (spec §3.7), not of the last pair, which may well be full attention; distinct
+  // windows (legacy swa_layers can give one per layer) are listed in pair order.
   int sliding = 0;
-  for (auto& p : pairs) sliding += p.window > 0;
-  if (sliding) os << ", " << sliding << " sliding-window pairs (W=" << pairs.back().window << ")";
+  std::vector<int> windows;
+  for (auto& p : pairs) {
+    if (p.window == 0) continue;
+    ++sliding;
+    if (std::find(windows.begin(), windows.end(), p.window) == windows.end()) windows.push_back(p.window);
+  }
+  if (sliding) {
+    os << ", " << sliding << " sliding-window pairs (W=";
+    for (size_t i = 0; i < windows.size(); ++i) os << (i ? "," : "") << windows[i];
+    os << ")";
+  }
   return os.str();
 }
 
