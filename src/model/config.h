@@ -3,8 +3,10 @@
 //   - native upstream layout (transformers `models/zaya`): `num_hidden_layers` pairs, `layer_types`,
 //     per-type `rope_parameters`, stacked experts;
 //   - legacy list layout of ZAYA1-base (Zyphra fork, schema A): `zaya_layers` of 2P alternating
-//     attention/MoE layers with per-layer lists; `num_hidden_layers` is vestigial and ignored.
-// Both load into this one structure. Dimension letters: H hidden, P pairs, nq/nk latent query/key
+//     attention/MoE layers with per-layer lists; `num_hidden_layers` is vestigial and ignored;
+//   - legacy scalar layout of ZAYA1-8B-legacy (Zyphra fork branch `zaya1`, schema B): the same 2P layers and
+//     tensor names as schema A, described by scalars; `num_hidden_layers` = 2P layers.
+// All load into this one structure (schemas A and B as CheckpointLayout::Legacy). Dimension letters: H hidden, P pairs, nq/nk latent query/key
 // heads, d head dim, C = (nq+nk)·d conv channels, E experts, I expert intermediate, Dr router width.
 #pragma once
 #include <cstdint>

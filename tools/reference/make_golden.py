@@ -7,6 +7,8 @@ For each tiny config this writes, under <out>/<name>/:
   native/config.json, native/model.safetensors            upstream (schema C) checkpoint via save_pretrained
   native_sharded/ (g4 only)                               same, sharded in 2 files + model.safetensors.index.json
   legacy/config.json, legacy/model.safetensors            same weights in the legacy schema-A list layout
+  legacy_b/config.json                                    schema-B (flat scalar) config of that legacy checkpoint
+                                                          (its weights are legacy/model.safetensors, not copied)
   golden.safetensors                                      inputs / expected outputs (see README.md)
 
 Usage:  python3 tools/reference/make_golden.py --out tests/data/golden [--only g4,g2swa]
@@ -387,8 +389,23 @@ def write_legacy(model, d: Path, clamp_temp: bool):
     return lcfg, lsd
 
 
-def load_legacy(d: Path) -> ZayaForCausalLM:
-    lcfg = json.loads((d / "config.json").read_text())
+def write_legacy_b(d: Path, lcfg: dict) -> dict:
+    """<d>/legacy_b/config.json: the schema-B translation of the legacy (schema-A) config (spec §0).  The
+    schema-B checkpoint is this config with <d>/legacy/model.safetensors (same tensor names, spec §6.1); the
+    weights are not duplicated."""
+    bc = zaya_legacy.legacy_a_to_b(lcfg)
+    assert zaya_legacy.legacy_b_to_a(bc) == lcfg, "schema A -> B -> A round trip"
+    (d / "legacy_b").mkdir(parents=True, exist_ok=True)
+    (d / "legacy_b" / "config.json").write_text(json.dumps(bc, indent=2, sort_keys=True) + "\n")
+    return bc
+
+
+def load_legacy(d: Path, config: Path | None = None) -> ZayaForCausalLM:
+    """Legacy checkpoint in d; `config` = a schema-B config.json to use instead of d/config.json."""
+    if config is None:
+        lcfg = json.loads((d / "config.json").read_text())
+    else:
+        lcfg = zaya_legacy.legacy_b_to_a(json.loads(config.read_text()))
     lsd = safetensors.torch.load_file(str(d / "model.safetensors"))
     kw, sd = zaya_legacy.legacy_to_native(lcfg, lsd)
     cfg = ZayaConfig(**kw)
@@ -489,6 +506,9 @@ def make_one(name, spec, out: Path):
     # legacy checkpoint + round trip
     lcfg, lsd = write_legacy(model, d / "legacy", spec["clamp_temp"])
     same_logits(load_legacy(d / "legacy"), res["logits"], res["ids"], "legacy round trip")
+    write_legacy_b(d, lcfg)
+    same_logits(load_legacy(d / "legacy", d / "legacy_b" / "config.json"), res["logits"], res["ids"],
+                "schema-B config + legacy weights")
     indep = check_independent(d / "legacy", res)
 
     if spec["skip_frac"] is None:

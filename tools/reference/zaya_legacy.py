@@ -7,6 +7,8 @@ pairs).  See /work/shared/spec/zaya1-architecture.md §1.1, §6.1-§6.3.
 `native_to_legacy` inverts the official converter mapping (§6.3); `legacy_to_native` is that mapping
 (with the module names of §6.2: `rmsnorm_eda` -> `router_mlp.norm`, `final_norm` -> `norm`).  Both work
 on plain dicts of torch tensors so that they can be checked against each other without files.
+`legacy_a_to_b` / `legacy_b_to_a` translate the config between schema A and the flat scalar schema B of
+ZAYA1-8B-legacy (same weights and tensor names).
 """
 
 from __future__ import annotations
@@ -212,6 +214,81 @@ def legacy_config_to_native_kwargs(lc: dict) -> dict:
         eos_token_id=lc.get("eos_token_id", 1),
     )
     return kw
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema B: the flat scalar config of ZAYA1-8B-legacy (Zyphra fork branch `zaya1`, spec §0).  Same 2P layers and
+# tensor names as schema A; one scalar per quantity; num_hidden_layers = number of LAYERS (2P);
+# num_attention_heads = latent query heads (as in the zaya1 branch and the released ZAYA1-8B-legacy config:
+# 8 heads with head_dim 128), not the schema-A "full" count 2·nq.
+
+# Keys that both schemas write the same way.
+_AB_SHARED = ("model_type", "architectures", "hidden_size", "vocab_size", "moe_router_topk", "zaya_use_mod",
+              "zaya_use_eda", "scale_residual_merge", "residual_in_fp32", "norm_epsilon", "partial_rotary_factor",
+              "rope_theta", "max_position_embeddings", "tie_word_embeddings", "attention_bias", "add_bias_linear",
+              "lm_head_bias", "gated_linear_unit", "activation_func", "normalization", "pad_token_id", "bos_token_id",
+              "eos_token_id", "torch_dtype", "clamp_temp", "swa_layers", "swa_rotary_base")
+
+
+def _uniform(lc: dict, key: str, parity: int) -> int:
+    vals = set(lc[key][parity::2])
+    if len(vals) != 1:
+        raise ValueError(f"{key}: per-layer values must be uniform, got {sorted(vals)}")
+    return vals.pop()
+
+
+def legacy_a_to_b(lc: dict) -> dict:
+    """Schema-A config (per-layer lists) -> the schema-B config of the same checkpoint."""
+    zl = lc["zaya_layers"]
+    if len(zl) % 2 or any(zl[i] != "a" for i in range(0, len(zl), 2)) or len(set(zl[1::2])) != 1:
+        raise ValueError("expected alternating ['a', E, ...] zaya_layers with one expert count")
+    H = lc["hidden_size"]
+    d = lc.get("kv_channels") or H // lc["num_attention_heads"]
+    nq, nk = _uniform(lc, "cca_num_q_heads", 0), _uniform(lc, "num_query_groups_list", 0)
+    if nq * 2 != lc["num_attention_heads"] or H != 2 * nq * d:
+        raise ValueError("schema A needs num_attention_heads = 2·cca_num_q_heads and hidden_size = 2·nq·d")
+    bc = {k: lc[k] for k in _AB_SHARED if k in lc}
+    bc.update({
+        "num_hidden_layers": len(zl),  # layers, not pairs
+        "num_experts": zl[1],
+        "num_attention_heads": nq,  # latent query heads
+        "head_dim": d,
+        "kv_channels": d,
+        "num_query_groups": nk,
+        "num_key_value_heads": nk,
+        "ffn_hidden_size": _uniform(lc, "ffn_hidden_size_list", 1),
+        "zaya_mlp_expansion": _uniform(lc, "zaya_mlp_expansion", 1),
+        "rope_scaling": False,
+    })
+    swa = [w for w in lc.get("swa_layers") or [] if w > 0]
+    if len(set(swa)) > 1:
+        raise ValueError("one window per checkpoint expected")
+    bc["sliding_window"] = swa[0] + 1 if swa else None  # HF convention (W counts the current token)
+    return bc
+
+
+def legacy_b_to_a(bc: dict) -> dict:
+    """Schema-B config -> schema A, reading num_attention_heads as latent query heads (see above)."""
+    L = bc["num_hidden_layers"]
+    if L % 2:
+        raise ValueError("schema B: num_hidden_layers counts layers and must be even")
+    nq, nk, d = bc["num_attention_heads"], bc["num_query_groups"], bc["head_dim"]
+    if bc.get("kv_channels", d) != d or bc.get("num_key_value_heads", nk) != nk:
+        raise ValueError("schema B: kv_channels / num_key_value_heads disagree")
+    lc = {k: bc[k] for k in _AB_SHARED if k in bc}
+    P = L // 2
+    lc.update({
+        "zaya_layers": [x for _ in range(P) for x in ("a", bc["num_experts"])],
+        "num_hidden_layers": 120,
+        "num_attention_heads": 2 * nq,
+        "num_key_value_heads": nk,
+        "kv_channels": d,
+        "cca_num_q_heads": [x for _ in range(P) for x in (nq, 0)],
+        "num_query_groups_list": [x for _ in range(P) for x in (nk, 0)],
+        "ffn_hidden_size_list": [x for _ in range(P) for x in (0, bc["ffn_hidden_size"])],
+        "zaya_mlp_expansion": [x for _ in range(P) for x in (0, bc["zaya_mlp_expansion"])],
+    })
+    return lc
 
 
 def legacy_to_native(lc: dict, lsd: dict) -> tuple[dict, dict]:
