@@ -76,7 +76,7 @@ TEST_P(SchemaB, SameLogitsAndExpertChoicesAsNative) {
   SchemaBDir b(golden_dir_);
   LoadOptions lo;
   lo.quiet = true;
-  auto def = Model::load(b.dir.string(), lo);
+  auto def = Model::load(b.dir.string(), reference_backend(), lo);
   EXPECT_EQ(def->config().layout, CheckpointLayout::Legacy);
   EXPECT_EQ(def->config().skip_mode, SkipMode::PassThrough);  // legacy default (spec §4.3)
   // Anchor against transformers, so that both loads being wrong in the same way cannot pass.
@@ -86,8 +86,8 @@ TEST_P(SchemaB, SameLogitsAndExpertChoicesAsNative) {
   // Same semantics on both sides: both skip-slot behaviours (they differ where the slot is reachable, g2swa).
   for (SkipMode mode : {SkipMode::Zero, SkipMode::PassThrough}) {
     lo.skip_mode = mode;
-    auto mb = Model::load(b.dir.string(), lo);
-    auto mn = Model::load(golden_dir_ + "/native", lo);
+    auto mb = Model::load(b.dir.string(), reference_backend(), lo);
+    auto mn = Model::load(golden_dir_ + "/native", reference_backend(), lo);
     ASSERT_EQ(mb->config().n_pairs, mn->config().n_pairs);
     std::vector<int32_t> choice_b, choice_n;
     auto lb = full_logits(*mb, &choice_b);
