@@ -22,6 +22,7 @@ struct BenchArgs {
   int threads = 0, warmup = 1;
   bool touch_all = false;
   bool train = false;
+  bool profile = false;
   int64_t steps = 5;
   uint64_t seed = 1;
 };
@@ -89,7 +90,10 @@ void run_train(const BenchArgs& a, Backend& be) {
       fb += t_fb;
       full += t_full;
     }
+    if (s == -1 || (a.warmup == 0 && s == -a.warmup)) be.profile().clear();  // time only the measured steps
+    be.profile().enabled = a.profile;
   }
+  if (a.profile) std::fprintf(stderr, "%s", be.profile().report().c_str());
   const double tokens = double(B * T * a.steps);
   const double flops = train_flops_per_token(cfg, T) * tokens;
   const double peak = gemm_peak(be);
@@ -133,7 +137,9 @@ void run(const BenchArgs& a) {
   go.prefill_chunk = a.chunk;
   GenerateStats st;
   for (int w = 0; w < a.warmup; ++w) generate(*model, prompts, go, {}, &st);  // touch every mapped page
+  be->profile().enabled = a.profile;
   generate(*model, prompts, go, {}, &st);
+  if (a.profile) std::fprintf(stderr, "%s", be->profile().report().c_str());
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   // The first decode step is timed with prefill in generate(); decode covers the remaining steps.
@@ -172,6 +178,7 @@ void register_bench(CLI::App& app) {
   c->add_option("--steps", a->steps, "Timed training steps (with --train)")->check(CLI::Range(1, 100000));
   c->add_flag("--touch-all", a->touch_all, "Fault in every weight page before timing (RSS = whole model)");
   c->add_option("--warmup", a->warmup, "Untimed runs (training steps) before the timed ones")->check(CLI::Range(0, 100));
+  c->add_flag("--profile", a->profile, "Print the time spent in each op (stderr)");
   add_backend_option(c, a->backend);
   c->callback([a] { run(*a); });
 }

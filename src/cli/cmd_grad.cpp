@@ -16,14 +16,25 @@ namespace zaya::cli {
 
 namespace {
 struct GradArgs {
-  std::string model, ids, out, skip_mode, backend;
+  std::vector<std::string> ids;
+  std::string model, out, skip_mode, backend;
   int threads = 0;
 };
 
 void run(const GradArgs& a) {
   auto be = open_backend(a.backend, a.threads);
-  std::vector<int32_t> ids = parse_ids(a.ids);
-  ZAYA_CHECK(ids.size() >= 2, "--ids: at least 2 ids are needed (position t predicts t+1)");
+  // Several --ids form a batch: each sequence is its own segment of one packed row (fresh state,
+  // positions from 0), and the loss is the mean over every predicted position of every sequence.
+  std::vector<int32_t> ids, targets;
+  std::vector<std::vector<int32_t>> starts(1);
+  for (auto& s : a.ids) {
+    std::vector<int32_t> seq = parse_ids(s);
+    ZAYA_CHECK(seq.size() >= 2, "--ids '", s, "': at least 2 ids are needed (position t predicts t+1)");
+    starts[0].push_back(int32_t(ids.size()));
+    ids.insert(ids.end(), seq.begin(), seq.end());
+    targets.insert(targets.end(), seq.begin() + 1, seq.end());
+    targets.push_back(-100);
+  }
   const std::string cfg_path = path_join(a.model, "config.json");
   if (!file_exists(cfg_path)) throw_error(a.model, ": no config.json (expected a Hugging Face model directory)");
   ModelConfig cfg = load_config(cfg_path);
@@ -35,9 +46,7 @@ void run(const GradArgs& a) {
   auto m = Model::create(cfg, *be);
   m->load_params(ck);
   const int64_t T = int64_t(ids.size());
-  std::vector<int32_t> targets(ids.begin() + 1, ids.end());
-  targets.push_back(-100);
-  const double loss = m->step(ids.data(), targets.data(), 1, T);
+  const double loss = m->step(ids.data(), targets.data(), 1, T, true, &starts);
 
   SafeTensorsWriter w;
   std::vector<std::vector<float>> keep;  // gradients whose bytes the writer references
@@ -77,7 +86,8 @@ void run(const GradArgs& a) {
       w.add(legacy_expert_name(j, e, fc1), DType::F32, {t.shape[1], t.shape[2]}, g + e * per);
   }
   w.set_metadata("loss", std::to_string(loss));
-  w.set_metadata("ids", std::to_string(T));
+  w.set_metadata("tokens", std::to_string(T));
+  w.set_metadata("sequences", std::to_string(a.ids.size()));
   w.set_metadata("backend", be->name());
   w.write(a.out);
   std::printf("%s\n", nlohmann::json{{"loss", loss}}.dump().c_str());
@@ -90,7 +100,7 @@ void register_grad(CLI::App& app) {
   auto a = std::make_shared<GradArgs>();
   auto* c = app.add_subcommand("grad", "Write d(next-token loss)/d(every parameter) of one pass over ids (safetensors)");
   c->add_option("--model,-m", a->model, "Model directory (config.json + safetensors, either layout)")->required();
-  c->add_option("--ids", a->ids, "Comma-separated token ids, e.g. 2,9259,236888")->required();
+  c->add_option("--ids", a->ids, "Comma-separated token ids, e.g. 2,9259,236888; repeat for a batch")->required();
   c->add_option("--out,-o", a->out, "Output .safetensors path (fp32, the checkpoint's own tensor names)")->required();
   c->add_option("--skip-mode", a->skip_mode, "Skip-slot semantics: zero | passthrough (default by layout)")
       ->check(CLI::IsMember({"zero", "passthrough"}));

@@ -1,6 +1,10 @@
 // Backend selection and the device buffer. Each backend registers here (one line per backend).
 #include "ops/backend.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
 #include "core/error.h"
 #include "ops/cpu/cpu_backend.h"
 #include "ops/cpu/gemm.h"
@@ -26,6 +30,49 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
 Backend& reference_backend() {
   static ops::cpu::CpuBackend be(Precision::F32);
   return be;
+}
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+void OpProfile::add(const char* name, double seconds) {
+  for (auto& [n, e] : ops)
+    if (n == name) {
+      e.seconds += seconds;
+      ++e.calls;
+      return;
+    }
+  ops.push_back({name, {seconds, 1}});
+}
+
+std::string OpProfile::report() const {
+  auto sorted = ops;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  double total = 0;
+  for (auto& [n, e] : sorted) total += e.seconds;
+  std::string out = "op profile (wall time inside each op):\n";
+  char line[160];
+  for (auto& [n, e] : sorted) {
+    std::snprintf(line, sizeof line, "  %-26s %9.3f s %6.1f %% %9lld calls\n", n.c_str(), e.seconds,
+                  total > 0 ? 100 * e.seconds / total : 0.0, (long long)e.calls);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "  %-26s %9.3f s\n", "total", total);
+  return out + line;
+}
+
+OpScope::OpScope(Backend& be, const char* name) : name_(name) {
+  if (!be.profile().enabled) return;
+  be_ = &be;
+  t0_ = now_s();
+}
+
+OpScope::~OpScope() {
+  if (be_) be_->profile().add(name_, now_s() - t0_);
 }
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {

@@ -23,9 +23,24 @@
 
 namespace zaya {
 
+// Op-level profile: wall time and calls per op (enabled by `zaya bench --profile`; off by default,
+// then it costs one branch per op). A GPU backend synchronizes its stream before reading the clock.
+struct OpProfile {
+  bool enabled = false;
+  struct Entry {
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::vector<std::pair<std::string, Entry>> ops;  // in first-call order
+  void add(const char* name, double seconds);
+  std::string report() const;  // a table, most expensive first
+  void clear() { ops.clear(); }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
+  OpProfile& profile() { return profile_; }
 
   // ----- identity
   virtual std::string name() const = 0;     // "cpu-f32", "cpu-bf16"
@@ -148,7 +163,21 @@ class Backend {
  protected:
   explicit Backend(Precision p) : prec_(p) {}
   Precision prec_;
+  OpProfile profile_;
 };
+
+// Times one op into the backend's profile when profiling is on (ZAYA_OP_SCOPE at the top of an op).
+class OpScope {
+ public:
+  OpScope(Backend& be, const char* name);
+  ~OpScope();
+
+ private:
+  Backend* be_ = nullptr;
+  const char* name_;
+  double t0_ = 0;
+};
+#define ZAYA_OP_SCOPE(name) ::zaya::OpScope zaya_op_scope_(*this, name)
 
 // "cpu-f32" | "cpu-bf16" (| "cuda" when built with it). Throws zaya::Error naming the choices.
 std::unique_ptr<Backend> make_backend(const std::string& name);

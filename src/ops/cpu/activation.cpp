@@ -92,11 +92,13 @@ constexpr int64_t kPar = 32768;  // elements below which an op stays on one thre
 }
 
 void CpuBackend::gelu_forward(float* y, const float* x, int64_t n) {
+  ZAYA_OP_SCOPE("gelu_forward");
 #pragma omp parallel for schedule(static) if (n > kPar)
   for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * float(M_SQRT1_2)));
 }
 
 void CpuBackend::gelu_backward(float* dx, const float* dy, const float* x, int64_t n) {
+  ZAYA_OP_SCOPE("gelu_backward");
 #pragma omp parallel for schedule(static) if (n > kPar)
   for (int64_t i = 0; i < n; ++i) ref::gelu_backward(dx + i, dy + i, x + i, 1);
 }
@@ -116,11 +118,13 @@ void swiglu_row(float* o, const float* g, const float* u, int64_t I) {
 }  // namespace
 
 void CpuBackend::swiglu_forward(float* out, const float* gu, int64_t T, int64_t I) {
+  ZAYA_OP_SCOPE("swiglu_forward");
 #pragma omp parallel for schedule(static) if (T * I > kPar)
   for (int64_t t = 0; t < T; ++t) swiglu_row(out + t * I, gu + t * 2 * I, gu + t * 2 * I + I, I);
 }
 
 void CpuBackend::swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t T, int64_t I) {
+  ZAYA_OP_SCOPE("swiglu_backward");
 #pragma omp parallel for schedule(static) if (T * I > kPar)
   for (int64_t t = 0; t < T; ++t) {
     const float* g = gu + t * 2 * I;
@@ -137,11 +141,13 @@ void CpuBackend::swiglu_backward(float* dgu, const float* dout, const float* gu,
 }
 
 void CpuBackend::softmax_forward(float* y, const float* x, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("softmax_forward");
 #pragma omp parallel for schedule(static) if (T * n > kPar)
   for (int64_t t = 0; t < T; ++t) ref::softmax_forward(y + t * n, x + t * n, 1, n);
 }
 
 void CpuBackend::softmax_backward(float* dx, const float* dy, const float* y, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("softmax_backward");
 #pragma omp parallel for schedule(static) if (T * n > kPar)
   for (int64_t t = 0; t < T; ++t) ref::softmax_backward(dx + t * n, dy + t * n, y + t * n, 1, n);
 }

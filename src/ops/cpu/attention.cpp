@@ -109,7 +109,7 @@ namespace ops::cpu {
 namespace {
 
 constexpr int64_t kTileMin = 16;  // sequences with fewer new queries take the direct kernel
-constexpr int64_t kBq = 64, kBk = 256;
+constexpr int64_t kBq = 64, kBk = 512;
 constexpr int64_t kCacheKeys = 4096;  // backward: P and dP of a tile kept between its two passes up to here
 
 // Where the keys and values of one sequence come from: its cache (rows = positions 0 ..) or its own
@@ -182,6 +182,23 @@ void attend_direct(float* out, int64_t ldo, const float* q, int64_t ldq, const K
     }
 }
 
+// Max of n floats (AVX2).
+float row_max(const float* x, int64_t n) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  alignas(32) float b[8];
+  _mm256_store_ps(b, m);
+  float r = std::max(std::max(std::max(b[0], b[1]), std::max(b[2], b[3])), std::max(std::max(b[4], b[5]), std::max(b[6], b[7])));
+  for (; i < n; ++i) r = std::max(r, x[i]);
+  return r;
+}
+
+// Whether keys [j0, j1) are all visible to every query at positions [qa, qb]: then no mask is needed.
+bool fully_visible(int64_t j0, int64_t j1, int64_t qa, int64_t qb, int window) {
+  return j1 - 1 <= qa && (window <= 0 || j0 > qb - window);
+}
+
 // The key range of query rows [t0, t1) (positions pos0 + t): [lo, hi].
 void key_range(int64_t pos0, int64_t t0, int64_t t1, int window, int64_t first, int64_t* lo, int64_t* hi) {
   *hi = pos0 + t1 - 1;
@@ -228,10 +245,10 @@ void attend_tile(float* out, int64_t ldo, const float* q, int64_t ldq, const KvS
     load_rows(Kb, src.k, src.ldk, src.dt, src.first, j0, j1, int64_t(kh) * d, d, round);
     load_rows(Vb, src.v, src.ldv, src.dt, src.first, j0, j1, int64_t(kh) * d, d, round);
     sgemm(false, true, R, nbk, d, scale, Q, d, Kb, d, 0.0f, S, nbk);
-    mask_tile(S, G, nb, nbk, pos0 + t0, j0, window, nbk);
+    if (!fully_visible(j0, j1, pos0 + t0, pos0 + t1 - 1, window)) mask_tile(S, G, nb, nbk, pos0 + t0, j0, window, nbk);
     for (int64_t r = 0; r < R; ++r) {
       float* row = S + r * nbk;
-      const float bm = *std::max_element(row, row + nbk);
+      const float bm = row_max(row, nbk);
       const float mn = std::max(m[r], bm);
       if (mn == -INFINITY) {  // no visible key yet
         std::fill(row, row + nbk, 0.0f);
@@ -268,6 +285,7 @@ KvSource source_of(const SeqSlice& s, const float* k, int64_t ldk, const float* 
 }  // namespace
 
 void CpuBackend::value_shift(float* v, const float* vcd, const SeqSlice* seqs, int nseq, int64_t vh) {
+  ZAYA_OP_SCOPE("value_shift");
   const int64_t kv = 2 * vh;
   for (int i = 0; i < nseq; ++i) {
     const SeqSlice& s = seqs[i];
@@ -286,6 +304,7 @@ void CpuBackend::value_shift(float* v, const float* vcd, const SeqSlice* seqs, i
 }
 
 void CpuBackend::value_shift_backward(float* dvcd, const float* dv, const SeqSlice* seqs, int nseq, int64_t vh) {
+  ZAYA_OP_SCOPE("value_shift_backward");
   const int64_t kv = 2 * vh;
   for (int i = 0; i < nseq; ++i) {
     const SeqSlice& s = seqs[i];
@@ -299,6 +318,7 @@ void CpuBackend::value_shift_backward(float* dvcd, const float* dv, const SeqSli
 
 void CpuBackend::kv_append(const SeqSlice* seqs, int nseq, const float* k, int64_t ldk, const float* v, int64_t ldv,
                            int64_t kvw) {
+  ZAYA_OP_SCOPE("kv_append");
   for (int i = 0; i < nseq; ++i) {
     const SeqSlice& s = seqs[i];
     ZAYA_CHECK(s.kcache && s.vcache, "kv_append: sequence ", i, " has no cache");
@@ -324,6 +344,7 @@ void CpuBackend::kv_append(const SeqSlice* seqs, int nseq, const float* k, int64
 void CpuBackend::attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, int64_t ldk,
                                    const float* v, int64_t ldv, const SeqSlice* seqs, int nseq, int nq, int nk, int d,
                                    int window, float* stats) {
+  ZAYA_OP_SCOPE("attention_forward");
   const int G = nq / nk;
   const int64_t kvw = int64_t(nk) * d;
   const bool round = prec_ == Precision::BF16;
@@ -360,6 +381,7 @@ void CpuBackend::attention_backward(float* dq, int64_t lddq, float* dk, int64_t 
                                     const float* dout, int64_t ldo, const float* q, int64_t ldq, const float* k,
                                     int64_t ldk, const float* v, int64_t ldv, const float* out, const float* stats,
                                     const SeqSlice* seqs, int nseq, int nq, int nk, int d, int window) {
+  ZAYA_OP_SCOPE("attention_backward");
   const int G = nq / nk;
   const int64_t kvw = int64_t(nk) * d;
   const bool round = prec_ == Precision::BF16;
@@ -425,7 +447,8 @@ void CpuBackend::attention_backward(float* dq, int64_t lddq, float* dk, int64_t 
       load_rows(Kb, src.k, src.ldk, src.dt, src.first, j0, j0 + nbk, int64_t(tk.kh) * d, d, round);
       load_rows(Vb, src.v, src.ldv, src.dt, src.first, j0, j0 + nbk, int64_t(tk.kh) * d, d, round);
       sgemm(false, true, R, nbk, d, scale, Q, d, Kb, d, 0.0f, P, ldp);
-      mask_tile(P, G, nb, nbk, s.pos + tk.t0, j0, window, ldp);
+      if (!fully_visible(j0, j0 + nbk, s.pos + tk.t0, s.pos + tk.t1 - 1, window))
+        mask_tile(P, G, nb, nbk, s.pos + tk.t0, j0, window, ldp);
       for (int64_t r = 0; r < R; ++r) {
         float* pr = P + r * ldp;
         exp_shift_sum(pr, pr, nbk, Mr[r]);

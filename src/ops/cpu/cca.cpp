@@ -226,6 +226,7 @@ int64_t total_rows(const SeqSlice* seqs, int nseq) {
 void CpuBackend::cca_conv_forward(float* out, const float* u, int64_t ld, const SeqSlice* seqs, int nseq,
                                   const float* w0, const float* b0, const float* w1, const float* b1, int C, int d,
                                   int k0, int k1) {
+  ZAYA_OP_SCOPE("cca_conv_forward");
   const ConvShape s{C, d, k0, k1, (k0 - 1) + (k1 - 1)};
   const int G = C / d;
   const int64_t T = total_rows(seqs, nseq), w = int64_t(d) * k1;
@@ -264,6 +265,7 @@ void CpuBackend::cca_conv_forward(float* out, const float* u, int64_t ld, const 
 void CpuBackend::cca_conv_backward(float* du, float* dw0, float* db0, float* dw1, float* db1, const float* dout,
                                    const float* u, int64_t ld, const SeqSlice* seqs, int nseq, const float* w0,
                                    const float* b0, const float* w1, int C, int d, int k0, int k1) {
+  ZAYA_OP_SCOPE("cca_conv_backward");
   const ConvShape s{C, d, k0, k1, (k0 - 1) + (k1 - 1)};
   const int G = C / d;
   const int64_t T = total_rows(seqs, nseq), w = int64_t(d) * k1;
@@ -314,23 +316,27 @@ void CpuBackend::cca_conv_backward(float* du, float* dw0, float* db0, float* dw1
 }
 
 void CpuBackend::cca_qk_mean_add(float* qk, const float* u, int64_t ld, int64_t T, int nq, int nk, int d) {
+  ZAYA_OP_SCOPE("cca_qk_mean_add");
 #pragma omp parallel for schedule(static) if (T * ld > 65536)
   for (int64_t t = 0; t < T; ++t) ref::cca_qk_mean_add(qk + t * ld, u + t * ld, ld, 1, nq, nk, d);
 }
 
 void CpuBackend::cca_qk_mean_add_backward(float* du, const float* dqk, int64_t ld, int64_t T, int nq, int nk, int d) {
+  ZAYA_OP_SCOPE("cca_qk_mean_add_backward");
 #pragma omp parallel for schedule(static) if (T * ld > 65536)
   for (int64_t t = 0; t < T; ++t) ref::cca_qk_mean_add_backward(du + t * ld, dqk + t * ld, ld, 1, nq, nk, d);
 }
 
 void CpuBackend::cca_qk_normalize(float* out, const float* in, int64_t ld, const float* temp, int64_t T, int nq, int nk,
                                   int d) {
+  ZAYA_OP_SCOPE("cca_qk_normalize");
 #pragma omp parallel for schedule(static) if (T * ld > 65536)
   for (int64_t t = 0; t < T; ++t) ref::cca_qk_normalize(out + t * ld, in + t * ld, ld, temp, 1, nq, nk, d);
 }
 
 void CpuBackend::cca_qk_normalize_backward(float* dx, float* dtemp, const float* dy, const float* x, int64_t ld,
                                            const float* temp, int64_t T, int nq, int nk, int d) {
+  ZAYA_OP_SCOPE("cca_qk_normalize_backward");
   const float* acc = reduce_rows(T, nk, [&](int64_t t0, int64_t t1, float* p) {
     ref::cca_qk_normalize_backward(dx + t0 * ld, p, dy + t0 * ld, x + t0 * ld, ld, temp, t1 - t0, nq, nk, d);
   });

@@ -45,15 +45,18 @@ void CpuBackend::zero(void* dst, size_t bytes) {
 }
 
 void CpuBackend::axpy(float* y, const float* x, float alpha, int64_t n) {
+  ZAYA_OP_SCOPE("axpy");
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 void CpuBackend::scale(float* x, float alpha, int64_t n) {
+  ZAYA_OP_SCOPE("scale");
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
 }
 
 double CpuBackend::sum_squares(const float* x, int64_t n) {
+  ZAYA_OP_SCOPE("sum_squares");
   // Fixed chunks summed in a fixed order: independent of the thread count.
   constexpr int64_t kChunk = 1 << 16;
   const int64_t nc = (n + kChunk - 1) / kChunk;

@@ -46,6 +46,7 @@ ZAYA_INSTANTIATE(double)
 namespace ops::cpu {
 
 void CpuBackend::embedding_forward(float* x, const Mat& E, const int32_t* ids, int64_t T) {
+  ZAYA_OP_SCOPE("embedding_forward");
   const int64_t H = E.cols;
 #pragma omp parallel for schedule(static) if (T * H > 65536)
   for (int64_t t = 0; t < T; ++t) widen(E.dtype, E.row(ids[t]), x + t * H, H, false);
@@ -70,15 +71,18 @@ void scatter_add_cols(float* dst, const float* src, int64_t n, int64_t width, co
 
 void CpuBackend::embedding_backward(float* dE, const float* dx, const int32_t* ids, int64_t T, int64_t H,
                                     int32_t pad_id) {
+  ZAYA_OP_SCOPE("embedding_backward");
   scatter_add_cols(dE, dx, T, H, ids, nullptr, pad_id);
 }
 
 void CpuBackend::gather_rows(float* dst, const float* src, const int64_t* idx, int64_t n, int64_t width) {
+  ZAYA_OP_SCOPE("gather_rows");
 #pragma omp parallel for schedule(static) if (n * width > 65536)
   for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * width, src + idx[i] * width, sizeof(float) * size_t(width));
 }
 
 void CpuBackend::scatter_add_rows(float* dst, const float* src, const int64_t* idx, int64_t n, int64_t width) {
+  ZAYA_OP_SCOPE("scatter_add_rows");
   scatter_add_cols(dst, src, n, width, nullptr, idx, 0);
 }
 

@@ -143,6 +143,17 @@ void to_bf16_bits(uint16_t* dst, const void* src, DType t, int64_t n) {
 // ---------------------------------------------------------------------------------------------------------
 // fp32 GEMM (oneDNN sgemm: row-major)
 
+namespace {
+void sgemm1(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  ZAYA_CHECK(st == dnnl_success, "sgemm: oneDNN status ", int(st), " for ", M, "x", N, "x", K);
+}
+}  // namespace
+
+// Multi-threaded as one slice of C per thread, each a single-threaded oneDNN call (rows of C when
+// there are enough, else columns): measured faster than oneDNN's own threading at the model's shapes
+// (docs/benchmarks.md, "GEMM threading"), and each output element is computed by one call.
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -151,8 +162,21 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
     return;
   }
-  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  ZAYA_CHECK(st == dnnl_success, "sgemm: oneDNN status ", int(st), " for ", M, "x", N, "x", K);
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const bool big = double(M) * double(N) * double(K) >= double(1 << 20);
+  if (nt <= 1 || !big || (M < 32 * nt && N < 64 * nt)) return sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const bool rows = M >= 32 * nt;
+  const int64_t extent = rows ? M : N;
+  const int64_t chunk = rows ? (extent + nt - 1) / nt : ((extent + nt - 1) / nt + 15) / 16 * 16;
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+  for (int t = 0; t < nt; ++t) {
+    const int64_t b0 = t * chunk, b1 = std::min(extent, b0 + chunk);
+    if (b1 <= b0) continue;
+    if (rows)
+      sgemm1(ta, tb, b1 - b0, N, K, alpha, ta ? A + b0 : A + b0 * lda, lda, B, ldb, beta, C + b0 * ldc, ldc);
+    else
+      sgemm1(ta, tb, M, b1 - b0, K, alpha, A, lda, tb ? B + b0 * ldb : B + b0, ldb, beta, C + b0, ldc);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -261,24 +285,42 @@ namespace {
 
 constexpr int kPrefetchBytes = 1024;  // how far ahead of the current weight element to prefetch
 
-template <DType WT>
+// R: fp32 weights rounded to bf16 on the fly (cpu-bf16 with fp32 master weights), the same values as
+// a bf16 copy, so training and inference stream the same numbers through the same arithmetic.
+inline __m256i round_bits8(__m256i u) {
+  const __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff),
+                                                         _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))));
+  return _mm256_and_si256(r, _mm256_set1_epi32(int(0xffff0000u)));
+}
+__attribute__((target("avx512f,avx512bw"))) inline __m512i round_bits16(__m512i u) {
+  const __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                         _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+  return _mm512_and_si512(r, _mm512_set1_epi32(int(0xffff0000u)));
+}
+
+template <DType WT, bool R>
 inline __m256 load8(const void* w, int64_t i) {
+  if constexpr (WT == DType::F32 && R)
+    return _mm256_castsi256_ps(round_bits8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const float*>(w) + i))));
   if constexpr (WT == DType::F32) return _mm256_loadu_ps(static_cast<const float*>(w) + i);
   __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
   if constexpr (WT == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   return _mm256_cvtph_ps(h);
 }
 
-template <DType WT>
+template <DType WT, bool R>
 __attribute__((target("avx512f,avx512bw"))) inline __m512 load16(const void* w, int64_t i) {
+  if constexpr (WT == DType::F32 && R)
+    return _mm512_castsi512_ps(round_bits16(_mm512_loadu_si512(static_cast<const float*>(w) + i)));
   if constexpr (WT == DType::F32) return _mm512_loadu_ps(static_cast<const float*>(w) + i);
   __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i));
   if constexpr (WT == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   return _mm512_cvtph_ps(h);
 }
 
-template <DType WT>
+template <DType WT, bool R>
 inline float scalar_at(const void* w, int64_t i) {
+  if constexpr (WT == DType::F32 && R) return bf16_to_f32(f32_to_bf16(static_cast<const float*>(w)[i]));
   if constexpr (WT == DType::F32) return static_cast<const float*>(w)[i];
   if constexpr (WT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
   return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
@@ -296,7 +338,7 @@ inline float hsum(__m256 v) {
 
 // Dot products of one weight row (n elements of type WT) with NT (1..4) fp32 rows of x. Prefetching
 // kPrefetchBytes ahead warms the next rows across 4 KiB page boundaries (file-backed weight pages).
-template <DType WT, int NT>
+template <DType WT, bool R, int NT>
 void dot_rows_avx2(const void* w, const float* x, int64_t ldx, int64_t n, float* out) {
   constexpr int64_t esz = WT == DType::F32 ? 4 : 2;
   __m256 acc[NT][2];
@@ -304,7 +346,7 @@ void dot_rows_avx2(const void* w, const float* x, int64_t ldx, int64_t n, float*
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     _mm_prefetch(byte_at(w, i, esz) + kPrefetchBytes, _MM_HINT_T0);
-    __m256 w0 = load8<WT>(w, i), w1 = load8<WT>(w, i + 8);
+    __m256 w0 = load8<WT, R>(w, i), w1 = load8<WT, R>(w, i + 8);
     for (int k = 0; k < NT; ++k) {
       acc[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + k * ldx + i), acc[k][0]);
       acc[k][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + k * ldx + i + 8), acc[k][1]);
@@ -312,12 +354,12 @@ void dot_rows_avx2(const void* w, const float* x, int64_t ldx, int64_t n, float*
   }
   for (int k = 0; k < NT; ++k) {
     float s = hsum(_mm256_add_ps(acc[k][0], acc[k][1]));
-    for (int64_t j = i; j < n; ++j) s += scalar_at<WT>(w, j) * x[k * ldx + j];
+    for (int64_t j = i; j < n; ++j) s += scalar_at<WT, R>(w, j) * x[k * ldx + j];
     out[k] = s;
   }
 }
 
-template <DType WT, int NT>
+template <DType WT, bool R, int NT>
 __attribute__((target("avx512f,avx512bw"))) void dot_rows_avx512(const void* w, const float* x, int64_t ldx,
                                                                   int64_t n, float* out) {
   constexpr int64_t esz = WT == DType::F32 ? 4 : 2;
@@ -326,7 +368,7 @@ __attribute__((target("avx512f,avx512bw"))) void dot_rows_avx512(const void* w, 
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     for (int64_t b = 0; b < 64 * esz; b += 64) _mm_prefetch(byte_at(w, i, esz) + kPrefetchBytes + b, _MM_HINT_T0);
-    __m512 w0 = load16<WT>(w, i), w1 = load16<WT>(w, i + 16), w2 = load16<WT>(w, i + 32), w3 = load16<WT>(w, i + 48);
+    __m512 w0 = load16<WT, R>(w, i), w1 = load16<WT, R>(w, i + 16), w2 = load16<WT, R>(w, i + 32), w3 = load16<WT, R>(w, i + 48);
     for (int k = 0; k < NT; ++k) {
       const float* xk = x + k * ldx + i;
       acc[k][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xk), acc[k][0]);
@@ -336,19 +378,19 @@ __attribute__((target("avx512f,avx512bw"))) void dot_rows_avx512(const void* w, 
     }
   }
   for (; i + 16 <= n; i += 16) {
-    __m512 w0 = load16<WT>(w, i);
+    __m512 w0 = load16<WT, R>(w, i);
     for (int k = 0; k < NT; ++k) acc[k][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + k * ldx + i), acc[k][0]);
   }
   for (int k = 0; k < NT; ++k) {
     float s = _mm512_reduce_add_ps(
         _mm512_add_ps(_mm512_add_ps(acc[k][0], acc[k][1]), _mm512_add_ps(acc[k][2], acc[k][3])));
-    for (int64_t j = i; j < n; ++j) s += scalar_at<WT>(w, j) * x[k * ldx + j];
+    for (int64_t j = i; j < n; ++j) s += scalar_at<WT, R>(w, j) * x[k * ldx + j];
     out[k] = s;
   }
 }
 
 // Few tokens: each thread streams a range of weight rows once, for 4 tokens at a time.
-template <DType WT>
+template <DType WT, bool R>
 void linear_stream(float* y, int64_t ldy, const float* x, int64_t ldx, const Mat& W, int64_t T) {
   const int64_t N = W.rows, K = W.cols;
   const bool wide = cpu_features().avx512;
@@ -359,16 +401,16 @@ void linear_stream(float* y, int64_t ldy, const float* x, int64_t ldx, const Mat
     int64_t t = 0;
     for (; t + 4 <= T; t += 4) {
       if (wide)
-        dot_rows_avx512<WT, 4>(w, x + t * ldx, ldx, K, tmp);
+        dot_rows_avx512<WT, R, 4>(w, x + t * ldx, ldx, K, tmp);
       else
-        dot_rows_avx2<WT, 4>(w, x + t * ldx, ldx, K, tmp);
+        dot_rows_avx2<WT, R, 4>(w, x + t * ldx, ldx, K, tmp);
       for (int k = 0; k < 4; ++k) y[(t + k) * ldy + r] = tmp[k];
     }
     for (; t < T; ++t) {
       if (wide)
-        dot_rows_avx512<WT, 1>(w, x + t * ldx, ldx, K, tmp);
+        dot_rows_avx512<WT, R, 1>(w, x + t * ldx, ldx, K, tmp);
       else
-        dot_rows_avx2<WT, 1>(w, x + t * ldx, ldx, K, tmp);
+        dot_rows_avx2<WT, R, 1>(w, x + t * ldx, ldx, K, tmp);
       y[t * ldy + r] = tmp[0];
     }
   }
@@ -388,12 +430,14 @@ void linear(Precision p, float* y, int64_t ldy, const float* x, int64_t ldx, con
     x = xr;
     ldx = K;
   }
-  const bool stream_ok = T <= 8 && (!bf16 || W.dtype == DType::BF16);
+  const bool stream_ok = T <= 8 && (!bf16 || W.dtype != DType::F16);
   if (stream_ok) {
     switch (W.dtype) {
-      case DType::F32: return linear_stream<DType::F32>(y, ldy, x, ldx, W, T);
-      case DType::BF16: return linear_stream<DType::BF16>(y, ldy, x, ldx, W, T);
-      case DType::F16: return linear_stream<DType::F16>(y, ldy, x, ldx, W, T);
+      case DType::F32:
+        return bf16 ? linear_stream<DType::F32, true>(y, ldy, x, ldx, W, T)
+                    : linear_stream<DType::F32, false>(y, ldy, x, ldx, W, T);
+      case DType::BF16: return linear_stream<DType::BF16, false>(y, ldy, x, ldx, W, T);
+      case DType::F16: return linear_stream<DType::F16, false>(y, ldy, x, ldx, W, T);
       default: throw_error("matmul: unsupported weight dtype ", dtype_name(W.dtype));
     }
   }

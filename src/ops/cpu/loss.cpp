@@ -45,6 +45,7 @@ namespace ops::cpu {
 
 double CpuBackend::cross_entropy(float* dlogits, const float* logits, const int32_t* targets, int64_t T, int64_t V,
                                  double scale) {
+  ZAYA_OP_SCOPE("cross_entropy");
   for (int64_t t = 0; t < T; ++t)
     ZAYA_CHECK(targets[t] == -100 || (targets[t] >= 0 && targets[t] < V), "cross_entropy: target ", targets[t],
                " outside [0, ", V, ")");

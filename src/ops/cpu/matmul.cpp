@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "ops/cpu/cpu_backend.h"
@@ -59,6 +61,11 @@ namespace ops::cpu {
 
 void CpuBackend::linear_forward(float* y, int64_t ldy, const float* x, int64_t ldx, const Mat& W, const float* bias,
                                 int64_t T, GemmPrec prec) {
+  // With profiling on, linear calls are split by weight shape: "linear_forward out×in".
+  static std::set<std::string> names;
+  const char* name = "linear_forward";
+  if (profile_.enabled) name = names.insert("linear_forward " + std::to_string(W.rows) + "x" + std::to_string(W.cols)).first->c_str();
+  OpScope scope(*this, name);
   linear(gemm_precision(prec), y, ldy, x, ldx, W, T);
   if (bias) {
     const int64_t N = W.rows;
@@ -70,6 +77,12 @@ void CpuBackend::linear_forward(float* y, int64_t ldy, const float* x, int64_t l
 
 void CpuBackend::linear_backward(float* dx, int64_t lddx, float* dW, float* db, const float* dy, int64_t lddy,
                                  const float* x, int64_t ldx, const Mat& W, int64_t T, GemmPrec prec) {
+  static std::set<std::string> names;
+  const char* name = "linear_backward";
+  if (profile_.enabled)
+    name = names.insert("linear_backward " + std::to_string(W.rows) + "x" + std::to_string(W.cols) + (dx ? " dx" : "") +
+                        (dW ? " dW" : "")).first->c_str();
+  OpScope scope(*this, name);
   if (T <= 0) return;
   const Precision p = gemm_precision(prec);
   const int64_t out = W.rows, in = W.cols;
@@ -103,6 +116,7 @@ void for_groups(const int64_t* off, int G, F&& f) {
 }  // namespace
 
 void CpuBackend::grouped_linear_forward(float* y, const float* x, const Mat* Ws, const int64_t* off, int G) {
+  ZAYA_OP_SCOPE("grouped_linear_forward");
   for_groups(off, G, [&](int g) {
     const Mat& W = Ws[g];
     linear(prec_, y + off[g] * W.rows, W.rows, x + off[g] * W.cols, W.cols, W, off[g + 1] - off[g]);
@@ -111,6 +125,7 @@ void CpuBackend::grouped_linear_forward(float* y, const float* x, const Mat* Ws,
 
 void CpuBackend::grouped_linear_backward(float* dx, float* dW, const float* dy, const float* x, const Mat* Ws,
                                          const int64_t* off, int G) {
+  ZAYA_OP_SCOPE("grouped_linear_backward");
   for_groups(off, G, [&](int g) {
     const Mat& W = Ws[g];
     const int64_t n = off[g + 1] - off[g], out = W.rows, in = W.cols;
@@ -125,6 +140,7 @@ void CpuBackend::grouped_linear_backward(float* dx, float* dW, const float* dy, 
 void CpuBackend::gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                               int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
                               float* C, int64_t ldc, int64_t strideC, int64_t batch, GemmPrec prec) {
+  ZAYA_OP_SCOPE("gemm_batched");
   const Precision p = gemm_precision(prec);
   const int nt = omp_get_max_threads();
   const bool across = nt > 1 && batch >= 2 * nt;
@@ -134,6 +150,7 @@ void CpuBackend::gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
 }
 
 void CpuBackend::round_to_precision(float* x, int64_t n) {
+  ZAYA_OP_SCOPE("round_to_precision");
   if (prec_ != Precision::BF16) return;
   constexpr int64_t kChunk = 1 << 16;
 #pragma omp parallel for schedule(static) if (n > kChunk)

@@ -9,6 +9,7 @@
 namespace zaya::ops::cpu {
 
 void CpuBackend::eda_forward(float* a, const float* a_prev, const float* s, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("eda_forward");
 #pragma omp parallel for schedule(static) if (T * n > 65536)
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < n; ++i) a[t * n + i] += s[i] * a_prev[t * n + i];
@@ -16,6 +17,7 @@ void CpuBackend::eda_forward(float* a, const float* a_prev, const float* s, int6
 
 void CpuBackend::eda_backward(float* da_prev, float* ds, const float* da, const float* a_prev, const float* s,
                               int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("eda_backward");
   column_dot(ds, da, a_prev, T, n);
   if (da_prev) {
 #pragma omp parallel for schedule(static) if (T * n > 65536)
@@ -25,6 +27,7 @@ void CpuBackend::eda_backward(float* da_prev, float* ds, const float* da, const 
 }
 
 void CpuBackend::router_top1(int32_t* choice, float* weight, const float* p, const float* beta, int64_t T, int S) {
+  ZAYA_OP_SCOPE("router_top1");
 #pragma omp parallel for schedule(static) if (T > 4096)
   for (int64_t t = 0; t < T; ++t) {
     const float* pr = p + t * S;
@@ -43,6 +46,7 @@ void CpuBackend::router_top1(int32_t* choice, float* weight, const float* p, con
 }
 
 int64_t CpuBackend::moe_permute(int64_t* perm, int64_t* off, const int32_t* choice, int64_t T, int E) {
+  ZAYA_OP_SCOPE("moe_permute");
   std::fill(off, off + E + 1, 0);
   for (int64_t t = 0; t < T; ++t)
     if (choice[t] < E) ++off[choice[t] + 1];
@@ -57,6 +61,7 @@ int64_t CpuBackend::moe_permute(int64_t* perm, int64_t* off, const int32_t* choi
 void CpuBackend::moe_combine(float* M, const float* eo, const int64_t* perm, int64_t Ne, const float* weight,
                              const int32_t* choice, const float* y, int64_t T, int64_t H, int E,
                              bool skip_passthrough) {
+  ZAYA_OP_SCOPE("moe_combine");
 #pragma omp parallel for schedule(static) if (T * H > 65536)
   for (int64_t t = 0; t < T; ++t) {
     float* m = M + t * H;
@@ -76,6 +81,7 @@ void CpuBackend::moe_combine(float* M, const float* eo, const int64_t* perm, int
 void CpuBackend::moe_combine_backward(float* deo, float* dp, float* dy, const float* dM, const float* eo,
                                       const int64_t* perm, int64_t Ne, const float* weight, const int32_t* choice,
                                       const float* y, int64_t T, int64_t H, int E, int S, bool skip_passthrough) {
+  ZAYA_OP_SCOPE("moe_combine_backward");
   std::fill(dp, dp + T * S, 0.0f);
 #pragma omp parallel for schedule(static) if (Ne * H > 65536)
   for (int64_t i = 0; i < Ne; ++i) {

@@ -52,12 +52,14 @@ template void rmsnorm_backward<double>(double*, double*, const double*, const do
 namespace ops::cpu {
 
 void CpuBackend::rmsnorm_forward(float* y, const float* x, const float* w, int64_t T, int64_t n, float eps) {
+  ZAYA_OP_SCOPE("rmsnorm_forward");
 #pragma omp parallel for schedule(static) if (T * n > 16384)
   for (int64_t t = 0; t < T; ++t) ref::rmsnorm_forward(y + t * n, x + t * n, w, 1, n, eps);
 }
 
 void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int64_t T,
                                   int64_t n, float eps) {
+  ZAYA_OP_SCOPE("rmsnorm_backward");
   const float* acc = reduce_rows(T, n, [&](int64_t t0, int64_t t1, float* p) {
     for (int64_t t = t0; t < t1; ++t) ref::rmsnorm_backward(dx + t * n, p, dy + t * n, x + t * n, w, 1, n, eps);
   });

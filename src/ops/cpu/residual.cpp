@@ -65,12 +65,14 @@ ZAYA_INSTANTIATE(double)
 namespace ops::cpu {
 
 void CpuBackend::residual_input(float* r, const float* e, const float* s, const float* b, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("residual_input");
 #pragma omp parallel for schedule(static) if (T * n > 65536)
   for (int64_t t = 0; t < T; ++t) ref::residual_input(r + t * n, e + t * n, s, b, 1, n);
 }
 
 void CpuBackend::residual_input_backward(float* de, float* ds, float* db, const float* dr, const float* e,
                                          const float* s, const float* b, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("residual_input_backward");
   const float* acc = reduce_rows(T, 2 * n, [&](int64_t t0, int64_t t1, float* p) {
     ref::residual_input_backward(de ? de + t0 * n : nullptr, p, p + n, dr + t0 * n, e + t0 * n, s, b, t1 - t0, n);
   });
@@ -82,6 +84,7 @@ void CpuBackend::residual_input_backward(float* de, float* ds, float* db, const 
 
 void CpuBackend::residual_merge(float* out, const float* r, const float* h, const float* hs, const float* hb,
                                 const float* rs, const float* rb, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("residual_merge");
 #pragma omp parallel for schedule(static) if (T * n > 65536)
   for (int64_t t = 0; t < T; ++t) ref::residual_merge(out + t * n, r + t * n, h + t * n, hs, hb, rs, rb, 1, n);
 }
@@ -89,6 +92,7 @@ void CpuBackend::residual_merge(float* out, const float* r, const float* h, cons
 void CpuBackend::residual_merge_backward(float* dh, float* dr, float* dhs, float* dhb, float* drs, float* drb,
                                          const float* dout, const float* h, const float* r, const float* hs,
                                          const float* hb, const float* rs, const float* rb, int64_t T, int64_t n) {
+  ZAYA_OP_SCOPE("residual_merge_backward");
   const float* acc = reduce_rows(T, 4 * n, [&](int64_t t0, int64_t t1, float* p) {
     const int64_t o = t0 * n;
     ref::residual_merge_backward(dh + o, dr + o, p, p + n, p + 2 * n, p + 3 * n, dout + o, h + o, r + o, hs, hb, rs,

@@ -52,11 +52,13 @@ template void rope_backward<double>(double*, int64_t, const int64_t*, int64_t, i
 namespace cpu {
 void CpuBackend::rope_forward(float* x, int64_t ld, const int64_t* pos, int64_t T, int heads, int d, int rot,
                               const float* inv_freq) {
+  ZAYA_OP_SCOPE("rope_forward");
 #pragma omp parallel for schedule(static) if (T > 64)
   for (int64_t t = 0; t < T; ++t) rotate_row(x + t * ld, float(pos[t]), heads, d, rot, inv_freq, 1.0f);
 }
 void CpuBackend::rope_backward(float* dx, int64_t ld, const int64_t* pos, int64_t T, int heads, int d, int rot,
                                const float* inv_freq) {
+  ZAYA_OP_SCOPE("rope_backward");
 #pragma omp parallel for schedule(static) if (T > 64)
   for (int64_t t = 0; t < T; ++t) rotate_row(dx + t * ld, float(pos[t]), heads, d, rot, inv_freq, -1.0f);
 }
