@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prefill tokens/s of zaya vs transformers (ZayaForCausalLM) on the same CPU, checkpoint, threads and
+r"""Prefill tokens/s of zaya vs transformers (ZayaForCausalLM) on the same CPU, checkpoint, threads and
 prompt lengths, batch 1, in one run.
 
     python3 bench/prefill_vs_transformers.py --config configs/bench-prefill.json \
