@@ -60,6 +60,17 @@ def torch_versions():
     return f"transformers {transformers.__version__} / torch {torch.__version__}"
 
 
+def load_note(threads):
+    """A warning line when the 1-minute load average says other work competes for the CPUs, else ''."""
+    load1 = os.getloadavg()[0]
+    busy = load1 - threads  # this benchmark itself keeps about `threads` CPUs busy
+    ncpu = os.cpu_count() or 1
+    if busy > 0.5:
+        return (f"WARNING: 1-minute load average {load1:.1f} on {ncpu} CPUs at the end of the run: other "
+                f"processes competed for the CPUs, the numbers are not clean.")
+    return f"load average {load1:.1f} on {ncpu} CPUs at the end of the run"
+
+
 def append_jsonl(path, rows):
     if not path:
         return

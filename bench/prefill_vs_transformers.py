@@ -151,8 +151,10 @@ def main():
             print(f"| {n} | {r['engine']} | {r['tok_s']:.1f} | {ratio} |")
     for b in failed:
         print(f"(zaya backend {b}: failed, see stderr)")
+    print(benchlib.load_note(a.threads))
     common = {"bench": "prefill", "config": a.config, "checkpoint": ckpt, "threads": a.threads, "batch": 1,
-              "repeats": a.repeats, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+              "repeats": a.repeats, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "loadavg_at_end": os.getloadavg()}
     benchlib.append_jsonl(a.out, [{**common, **r} for r in rows])
     return 1 if failed else 0
 

@@ -440,8 +440,10 @@ def main():
     if ts_all:
         print("\ntorch optimizer split (zaya's plan_param rules; *-adamw configurations use AdamW for all):\n"
               + ts_all[0]["plan_table"])
+    print(benchlib.load_note(a.threads))
     common = {"bench": "train", "config": a.config, "checkpoint": ckpt, "batch": a.batch, "seq_len": a.seq_len,
-              "steps": a.steps, "threads": a.threads, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+              "steps": a.steps, "threads": a.threads, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "loadavg_at_end": os.getloadavg()}
     benchlib.append_jsonl(a.out, [{**common, **{k: v for k, v in r.items() if k != "plan_table"}} for r in rows])
     return 1 if failed else 0
 
