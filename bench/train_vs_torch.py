@@ -432,7 +432,8 @@ def main():
         elif r.get("model_flops_per_s") and r.get("gemm_peak_flops_per_s"):
             share = r["opt_s_per_step"] / (r["opt_s_per_step"] + r["fwd_bwd_s_per_step"])
             print(f"zaya {r['backend']}: model FLOP/s {r['model_flops_per_s'] / 1e9:.1f} G vs GEMM peak "
-                  f"{r['gemm_peak_flops_per_s'] / 1e9:.1f} G: efficiency {100 * r['gemm_efficiency']:.1f} %; optimizer {100 * share:.0f} % of the step"
+                  f"{r['gemm_peak_flops_per_s'] / 1e9:.1f} G: efficiency {100 * r['gemm_efficiency']:.1f} %; "
+                  f"optimizer {100 * share:.0f} % of the step"
                   + (f"; kernels: {r['kernels']}" if r.get("kernels") else ""))
     zs = [r for r in rows if r["side"] == "zaya"]
     ts = [r for r in rows if r["side"] == "torch" and "-adamw" not in r["config_name"]]
