@@ -186,12 +186,14 @@ void bind_checkpoint(const ModelConfig& c, const Checkpoint& ck, Backend& be, DT
     return owned.bufs.back().data();
   };
   // A matrix view: in place when the backend reads host memory and the stored dtype is usable as is.
-  auto matrix = [&](const TensorInfo& t, const uint8_t* data, int64_t rows, int64_t cols) {
+  // keep_dtype: a matrix that keeps its stored dtype even when matrix_dtype is BF16, like the fp32
+  // master weights of training.
+  auto matrix = [&](const TensorInfo& t, const uint8_t* data, int64_t rows, int64_t cols, bool keep_dtype = false) {
     Mat m{nullptr, t.dtype, rows, cols};
     const size_t n = size_t(rows) * size_t(cols), esz = dtype_size(t.dtype);
     const bool half = t.dtype == DType::BF16 || t.dtype == DType::F16;
     const bool usable = t.dtype == DType::F32 || half;
-    const bool keep = usable && (matrix_dtype == DType::F32 || t.dtype == DType::BF16);
+    const bool keep = usable && (matrix_dtype == DType::F32 || t.dtype == DType::BF16 || keep_dtype);
     if (keep && be.host_memory() && reinterpret_cast<uintptr_t>(data) % esz == 0) {
       m.data = data;
       return m;
@@ -259,7 +261,10 @@ void bind_checkpoint(const ModelConfig& c, const Checkpoint& ck, Backend& be, DT
       throw_error(ck.dir(), ": tensor '", name, "' is missing");
     }
     check_shape(*t, d.shape);
-    d.p->m = is_matrix(d) ? matrix(*t, t->data, rows, cols)
+    // Kept as stored: the embedding (its rows are read, not only multiplied) and the router matrices
+    // (their GEMMs run in fp32 on every backend, spec §7).
+    const bool keep = d.p == &w.embed || d.native.find("mlp.gate.") != std::string::npos;
+    d.p->m = is_matrix(d) ? matrix(*t, t->data, rows, cols, keep)
                           : vector(*t, rows, cols, name.find("temp") != std::string::npos && !native);
   }
   // LM head: a stored lm_head.weight is used if present, else the tied embedding.
