@@ -142,7 +142,8 @@ void attend_direct(float* out, int64_t ldo, const float* q, int64_t ldq, const K
   const int G = nq / nk;
   const float scale = 1.0f / std::sqrt(float(d));
   const int64_t last = pos0 + n - 1;
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (n * nq * (last + 1) * d > 65536)
+  const bool par = n * nq * (last + 1) * d > 65536 && top_level();
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (par)
   for (int64_t t = 0; t < n; ++t)
     for (int h = 0; h < nq; ++h) {
       const int64_t pos = pos0 + t;
@@ -367,14 +368,13 @@ void CpuBackend::attention_forward(float* out, int64_t ldo, const float* q, int6
   }
   // Longest tiles (most keys) first.
   std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) { return a.t1 > b.t1; });
-#pragma omp parallel for schedule(dynamic, 1) if (tasks.size() > 1)
-  for (size_t x = 0; x < tasks.size(); ++x) {
-    const Task& tk = tasks[x];
+  maybe_parallel(int64_t(tasks.size()), top_level(), [&](int64_t x) {
+    const Task& tk = tasks[size_t(x)];
     const SeqSlice& s = seqs[tk.seq];
     KvSource src = source_of(s, k, ldk, v, ldv, kvw, kv_dtype());
     attend_tile(out + s.row * ldo, ldo, q + s.row * ldq, ldq, src, tk.t0, tk.t1, s.pos, tk.kh, G, d, window, round,
                 stats ? stats + s.row * 2 * nq : nullptr, 2 * nq);
-  }
+  });
 }
 
 void CpuBackend::attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv, int64_t lddv,
@@ -399,14 +399,13 @@ void CpuBackend::attention_backward(float* dq, int64_t lddq, float* dk, int64_t 
     for (int kh = 0; kh < nk; ++kh)
       for (int64_t t0 = 0; t0 < s.len; t0 += kBq) tasks.push_back({i, kh, t0, std::min(s.len, t0 + kBq)});
   }
-  const int nt = std::max<int>(1, std::min<int>(omp_get_max_threads(), int(tasks.size())));
+  const int nt = std::max<int>(1, std::min<int>(top_level() ? omp_get_max_threads() : 1, int(tasks.size())));
   // Per-thread key/value gradients [T, kvw] (thread 0 uses its own as well), summed in thread order.
   std::vector<float*> part(static_cast<size_t>(nt));
   float* base = scratch(14, size_t(nt) * size_t(2 * T * kvw));
   std::fill(base, base + size_t(nt) * size_t(2 * T * kvw), 0.0f);
   for (int i = 0; i < nt; ++i) part[size_t(i)] = base + size_t(i) * size_t(2 * T * kvw);
-#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
-  for (size_t x = 0; x < tasks.size(); ++x) {
+  auto task = [&](size_t x) {
     const Task& tk = tasks[x];
     const SeqSlice& s = seqs[tk.seq];
     thread_local std::vector<double> dsum_;
@@ -510,6 +509,12 @@ void CpuBackend::attention_backward(float* dq, int64_t lddq, float* dk, int64_t 
         const float* g = dQ + (hl * nb + i) * d;
         for (int c = 0; c < d; ++c) o[c] += g[c];
       }
+  };
+  if (nt > 1) {
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+    for (size_t x = 0; x < tasks.size(); ++x) task(x);
+  } else {
+    for (size_t x = 0; x < tasks.size(); ++x) task(x);
   }
 #pragma omp parallel for schedule(static) if (T * kvw > 65536)
   for (int64_t t = 0; t < T; ++t)

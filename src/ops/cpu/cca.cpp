@@ -234,8 +234,8 @@ void CpuBackend::cca_conv_forward(float* out, const float* u, int64_t ld, const 
   for (int i = 0; i < nseq; ++i) maxn = std::max(maxn, seqs[i].len);
   const bool par = G > 1 && T * C >= 4096;
   // One task per head: stage 0 and im2col of every sequence, then one GEMM over all rows.
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (int g = 0; g < G; ++g) {
+  maybe_parallel(G, par, [&](int64_t gi) {
+    const int g = int(gi);
     float* m = scratch(12, size_t((maxn + k1) * d));
     float* X = scratch(13, size_t(T * w));
     for (int i = 0; i < nseq; ++i) {
@@ -245,7 +245,7 @@ void CpuBackend::cca_conv_forward(float* out, const float* u, int64_t ld, const 
     float* o = out + int64_t(g) * d;
     for (int64_t t = 0; t < T; ++t) std::memcpy(o + t * ld, b1 + int64_t(g) * d, sizeof(float) * size_t(d));
     gemm(prec_, false, true, T, d, w, 1.0f, X, w, w1 + int64_t(g) * d * w, DType::F32, w, 1.0f, o, ld);
-  }
+  });
   // New states: the last K rows of [state ; u].
   if (s.K > 0)
     for (int i = 0; i < nseq; ++i) {
@@ -275,8 +275,8 @@ void CpuBackend::cca_conv_backward(float* du, float* dw0, float* db0, float* dw1
     maxn = std::max(maxn, seqs[i].len);
   }
   column_sums(db1, dout, ld, T, C);
-#pragma omp parallel for schedule(dynamic, 1) if (G > 1)
-  for (int g = 0; g < G; ++g) {
+  maybe_parallel(G, true, [&](int64_t gi) {
+    const int g = int(gi);
     const int c0 = g * d;
     float* m = scratch(12, size_t((maxn + k1) * d));
     float* X = scratch(13, size_t(T * w));
@@ -312,7 +312,7 @@ void CpuBackend::cca_conv_backward(float* du, float* dw0, float* db0, float* dw1
           }
         }
     }
-  }
+  });
 }
 
 void CpuBackend::cca_qk_mean_add(float* qk, const float* u, int64_t ld, int64_t T, int nq, int nk, int d) {

@@ -68,6 +68,8 @@ const CpuFeatures& cpu_features() {
 // ---------------------------------------------------------------------------------------------------------
 // Scratch and conversions
 
+bool top_level() { return omp_get_level() == 0; }
+
 float* scratch(int slot, size_t n) {
   thread_local std::vector<float> bufs[16];
   auto& b = bufs[slot];
@@ -162,7 +164,7 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
     return;
   }
-  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int nt = top_level() ? omp_get_max_threads() : 1;
   const bool big = double(M) * double(N) * double(K) >= double(1 << 20);
   if (nt <= 1 || !big || (M < 32 * nt && N < 64 * nt)) return sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   const bool rows = M >= 32 * nt;
@@ -394,7 +396,8 @@ template <DType WT, bool R>
 void linear_stream(float* y, int64_t ldy, const float* x, int64_t ldx, const Mat& W, int64_t T) {
   const int64_t N = W.rows, K = W.cols;
   const bool wide = cpu_features().avx512;
-#pragma omp parallel for schedule(static) if (N * K > 32768 && !omp_in_parallel())
+  const bool par = N * K > 32768 && top_level();
+#pragma omp parallel for schedule(static) if (par)
   for (int64_t r = 0; r < N; ++r) {
     const void* w = W.row(r);
     float tmp[4];
@@ -448,14 +451,12 @@ void linear(Precision p, float* y, int64_t ldy, const float* x, int64_t ldx, con
   // Blocks of weight rows widened (and rounded) into per-thread scratch, one GEMM per block.
   const int64_t RB = std::max<int64_t>(16, std::min<int64_t>(512, (int64_t(1) << 19) / std::max<int64_t>(K, 1)));
   const int64_t nblocks = (N + RB - 1) / RB;
-  const bool par = !omp_in_parallel() && nblocks > 1;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (int64_t b = 0; b < nblocks; ++b) {
+  maybe_parallel(nblocks, top_level(), [&](int64_t b) {
     const int64_t r0 = b * RB, nr = std::min(RB, N - r0);
     float* buf = scratch(3, size_t(RB * K));
     for (int64_t r = 0; r < nr; ++r) widen(W.dtype, W.row(r0 + r), buf + r * K, K, bf16);
     sgemm(false, true, T, nr, K, 1.0f, x, ldx, buf, K, 0.0f, y + r0, ldy);
-  }
+  });
 }
 
 }  // namespace zaya::ops::cpu

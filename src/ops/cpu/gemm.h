@@ -30,6 +30,22 @@ struct CpuFeatures {
 };
 const CpuFeatures& cpu_features();
 
+// Runs f(i) for i < n in parallel (dynamic schedule, one index at a time) when `parallel` and n > 1,
+// else on the calling thread. Unlike `#pragma omp parallel for if(...)`, the serial case opens no
+// (inactive) parallel region, so a GEMM called from f still sees the top level and uses every thread.
+template <typename F>
+void maybe_parallel(int64_t n, bool parallel, F&& f) {
+  if (parallel && n > 1) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+}
+// True at the top level (outside every parallel construct, active or not): only there may an op start
+// threads of its own.
+bool top_level();
+
 // Per-thread scratch (thread_local, grows monotonically, reused across calls). Distinct slots for
 // buffers alive at the same time: 0–1 gemm() operand copies, 2 linear() rounded activations, 3 linear()
 // weight blocks, 4–5 reduce_rows, 6–7 column reductions, 8–11 attention, 12–13 CCA conv, 14–15 other ops.

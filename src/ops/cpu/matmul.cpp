@@ -100,7 +100,7 @@ void for_groups(const int64_t* off, int G, F&& f) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return off[a + 1] - off[a] > off[b + 1] - off[b]; });
   const int64_t total = off[G] - off[0];
-  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int nt = top_level() ? omp_get_max_threads() : 1;
   std::vector<int> small;
   for (int g : order) {
     const int64_t n = off[g + 1] - off[g];
@@ -110,8 +110,7 @@ void for_groups(const int64_t* off, int G, F&& f) {
     else
       small.push_back(g);
   }
-#pragma omp parallel for schedule(dynamic, 1) if (nt > 1 && small.size() > 1)
-  for (size_t i = 0; i < small.size(); ++i) f(small[i]);
+  maybe_parallel(int64_t(small.size()), nt > 1, [&](int64_t i) { f(small[size_t(i)]); });
 }
 }  // namespace
 
@@ -142,11 +141,10 @@ void CpuBackend::gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                               float* C, int64_t ldc, int64_t strideC, int64_t batch, GemmPrec prec) {
   ZAYA_OP_SCOPE("gemm_batched");
   const Precision p = gemm_precision(prec);
-  const int nt = omp_get_max_threads();
-  const bool across = nt > 1 && batch >= 2 * nt;
-#pragma omp parallel for schedule(dynamic, 1) if (across)
-  for (int64_t i = 0; i < batch; ++i)
+  const int nt = top_level() ? omp_get_max_threads() : 1;
+  maybe_parallel(batch, nt > 1 && batch >= 2 * nt, [&](int64_t i) {
     gemm(p, ta, tb, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, DType::F32, ldb, beta, C + i * strideC, ldc);
+  });
 }
 
 void CpuBackend::round_to_precision(float* x, int64_t n) {
