@@ -2,7 +2,7 @@
 # Full-size ZAYA1-base (8.84B parameters, legacy list layout, bf16) with random weights:
 # write the checkpoint, load it (memory-mapped, bf16 stays bf16), generate, and compare the decode
 # speed with the memory-bandwidth roofline: bytes of active weights per token / measured bandwidth.
-#   bash bench/zaya1_base_decode.sh [CKPT_DIR] [THREADS]
+#   bash bench/zaya1_base_decode.sh [CKPT_DIR] [THREADS] [BACKEND]
 # Needs ~17 GB of disk for the checkpoint; the build in ./build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +14,14 @@ if [ ! -f "$DIR/config.json" ]; then
 fi
 $Z info "$DIR"
 echo "--- zaya bench (every weight page faulted in; prompt 64, 16 new tokens, batch 1, one warm-up pass) ---"
-/usr/bin/time -v $Z bench --model "$DIR" --prompt-len 64 --gen 16 --threads "$THREADS" --touch-all 2> /tmp/zaya_time.txt | tee /tmp/zaya_bench.json
+BACKEND=${3:-cpu-f32}
+/usr/bin/time -v $Z bench --model "$DIR" --prompt-len 64 --gen 16 --threads "$THREADS" --touch-all --mem-read \
+  --backend "$BACKEND" 2> /tmp/zaya_time.txt | tee /tmp/zaya_bench.json
 grep -E "Maximum resident|Elapsed" /tmp/zaya_time.txt
-echo "--- read bandwidth ---"
-OMP_NUM_THREADS=$THREADS ./build/bench_ops --benchmark_filter=MemRead --benchmark_format=json > /tmp/zaya_membw.json
 python3 - "$DIR" <<'PY'
 import json, subprocess, sys
 b = json.load(open("/tmp/zaya_bench.json"))
-bw = json.load(open("/tmp/zaya_membw.json"))["benchmarks"][0]["bytes_per_second"]
+bw = b["read_bytes_per_s"]
 rss_kb = [int(l.split(":")[1]) for l in open("/tmp/zaya_time.txt") if "Maximum resident" in l][0]
 info = subprocess.run(["./build/zaya", "info", sys.argv[1]], capture_output=True, text=True).stdout
 active = int(info.split("non-embedding, ")[1].split(" active")[0])

@@ -195,8 +195,31 @@ TEST_F(CliErrors, BrokenTokenizer) {
   expect_clean_error(run("tokenize --tokenizer " + dir_ + "/tok2.json --text hello"), {"tok2.json", "Unigram"});
 }
 
+// Positions beyond max_position_embeddings are an error (generate: tests/test_model_golden.cpp).
+TEST_F(CliErrors, BeyondMaxPositionEmbeddings) {
+  std::string d = model_copy("maxpos");
+  json c = json::parse(read_file(d + "/config.json"));
+  c["max_position_embeddings"] = 8;
+  write_file_atomic(d + "/config.json", c.dump());
+  EXPECT_EQ(run(logits(d, "1,2,3,4,5,6,7,8")).code, 0);
+  expect_clean_error(run(logits(d, "1,2,3,4,5,6,7,8,9")), {"max_position_embeddings"});
+  expect_clean_error(run("grad --model " + d + " --ids 1,2,3,4,5,6,7,8,9 --out " + dir_ + "/g.safetensors"),
+                     {"max_position_embeddings"});
+}
+
+// Unknown backends are rejected with the choices; [run] backend is checked in run.toml.
+TEST_F(CliErrors, UnknownBackend) {
+  std::string d = model_copy("be");
+  Result r = run(logits(d) + " --backend cuda-nope");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("cpu-bf16"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+  for (const char* b : {"cpu-f32", "cpu-bf16"}) EXPECT_EQ(run(logits(d) + " --backend " + b).code, 0) << b;
+}
+
 TEST_F(CliErrors, HelpOnEveryCommand) {
-  for (std::string c : {"", "generate", "tokenize", "logits", "mkckpt", "info", "bench"}) {
+  for (std::string c : {"", "generate", "tokenize", "logits", "mkckpt", "info", "bench", "train", "grad", "data",
+                        "tokenizer", "plot"}) {
     Result r = run(c + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/error.h"
 #include "infer/generate.h"
 #include "model/model.h"
 #include "test_util.h"
@@ -139,6 +140,28 @@ TEST_P(Golden, BatchOfUnequalPromptsEqualsSeparateRuns) {
   auto both = generate(*m, {a, b}, go);
   EXPECT_EQ(both[0], generate(*m, {a}, go)[0]);
   EXPECT_EQ(both[1], generate(*m, {b}, go)[0]);
+}
+
+// generate refuses a prompt plus new tokens longer than max_position_embeddings, naming both.
+TEST(GoldenLimits, GenerateChecksMaxPositionEmbeddings) {
+  const std::string dir = test::src_path("tests/data/golden/g4/native");
+  LoadOptions lo;
+  lo.quiet = true;
+  auto m = Model::load(dir, reference_backend(), lo);
+  const int64_t maxp = m->config().max_position_embeddings;
+  ASSERT_GT(maxp, 8);
+  std::vector<int32_t> prompt(size_t(maxp - 4), 5);
+  GenerateOptions go;
+  go.max_new_tokens = 4;
+  EXPECT_NO_THROW(generate(*m, {prompt}, go));
+  go.max_new_tokens = 5;
+  try {
+    generate(*m, {prompt}, go);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("max_position_embeddings (" + std::to_string(maxp) + ")"), std::string::npos)
+        << e.what();
+  }
 }
 
 const Case kCases[] = {

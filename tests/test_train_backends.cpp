@@ -114,6 +114,21 @@ TEST(TrainBackends, RecomputeGivesBitwiseIdenticalLossesThroughZayaTrain) {
   }
 }
 
+// A non-finite loss or gradient skips the optimizer step, says so on stderr, and marks the metrics line.
+TEST(TrainBackends, NonFiniteStepsAreSkippedAndReported) {
+  const std::string r = root();
+  std::string toml = run_toml(r + "/run-nan", 4);
+  toml.replace(toml.find("lr = 0.01"), 9, "lr = 1e30");  // the first update blows the weights up
+  write_file_atomic(r + "/nan.toml", toml);
+  auto res = test::run_zaya("train --config " + r + "/nan.toml");
+  ASSERT_EQ(res.code, 0) << res.out;
+  EXPECT_NE(res.out.find("is not finite"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("the optimizer step is skipped"), std::string::npos) << res.out;
+  const std::string m = read_file(r + "/run-nan/metrics.jsonl");
+  EXPECT_NE(m.find("\"skipped\":true"), std::string::npos) << m.substr(0, 400);
+  EXPECT_NE(m.find("\"skipped\":false"), std::string::npos) << "the first step is finite";
+}
+
 // zaya grad on the golden batch (two --ids) against transformers' autograd: the loss and every parameter
 // gradient within 1e-4, native names for the native checkpoint and legacy names (one tensor per expert,
 // the clamp_temp chain rule) for the legacy one.

@@ -18,11 +18,12 @@ namespace zaya::cli {
 namespace {
 struct BenchArgs {
   std::string model, backend;
-  int64_t prompt_len = 128, gen = 32, batch = 1, chunk = 512;
+  int64_t prompt_len = 128, gen = 32, batch = 1, chunk = 2048;
   int threads = 0, warmup = 1;
   bool touch_all = false;
   bool train = false;
   bool profile = false;
+  bool mem_read = false;
   int64_t steps = 5;
   uint64_t seed = 1;
 };
@@ -49,6 +50,29 @@ double gemm_peak(Backend& be, int64_t n = 2048) {
     best = std::min(best, seconds_since(t0));
   }
   return 2.0 * double(n) * double(n) * double(n) / best;
+}
+
+// Read bandwidth: the sum of a 1 GiB buffer over the threads, best of 5 (the decode roofline's denominator).
+double read_bandwidth() {
+  const size_t n = (size_t(1) << 30) / sizeof(float);
+  std::vector<float> buf(n, 1.0f);
+  double best = 1e30, sink = 0;
+  for (int r = 0; r < 5; ++r) {
+    auto t0 = clock_type::now();
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (int64_t c = 0; c < int64_t(n / 4096); ++c) {
+      const float* p = buf.data() + size_t(c) * 4096;
+      float acc[16] = {};
+      for (int i = 0; i < 4096; i += 16)
+        for (int k = 0; k < 16; ++k) acc[k] += p[i + k];
+      for (float a : acc) s += a;
+    }
+    best = std::min(best, seconds_since(t0));
+    sink += s;
+  }
+  if (sink < 0) std::printf(" ");
+  return double(n * sizeof(float)) / best;
 }
 
 // Matmul FLOPs per trained token: 6 × (active parameters + LM head), plus causal attention
@@ -142,6 +166,7 @@ void run(const BenchArgs& a) {
   if (a.profile) std::fprintf(stderr, "%s", be->profile().report().c_str());
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
+  const double bw = a.mem_read ? read_bandwidth() : 0.0;
   // The first decode step is timed with prefill in generate(); decode covers the remaining steps.
   nlohmann::json j = {{"model", a.model},
                       {"backend", be->name()},
@@ -159,6 +184,7 @@ void run(const BenchArgs& a) {
                       {"decode_s", st.decode_seconds},
                       {"decode_tok_s", st.decode_seconds > 0 ? st.decode_tokens / st.decode_seconds : 0.0},
                       {"max_rss_gib", double(ru.ru_maxrss) / (1 << 20)}};
+  if (a.mem_read) j["read_bytes_per_s"] = bw;
   std::printf("%s\n", j.dump().c_str());
 }
 }  // namespace
@@ -179,6 +205,7 @@ void register_bench(CLI::App& app) {
   c->add_flag("--touch-all", a->touch_all, "Fault in every weight page before timing (RSS = whole model)");
   c->add_option("--warmup", a->warmup, "Untimed runs (training steps) before the timed ones")->check(CLI::Range(0, 100));
   c->add_flag("--profile", a->profile, "Print the time spent in each op (stderr)");
+  c->add_flag("--mem-read", a->mem_read, "Also measure the read bandwidth (1 GiB, all threads): read_bytes_per_s");
   add_backend_option(c, a->backend);
   c->callback([a] { run(*a); });
 }

@@ -14,7 +14,7 @@ namespace {
 struct GenerateArgs {
   std::string model, tokenizer, skip_mode, backend;
   std::vector<std::string> prompts;
-  int64_t n = 64, chunk = 256;
+  int64_t n = 64, chunk = 2048;
   float temperature = 0.0f, top_p = 1.0f;
   int top_k = 0, threads = 0;
   uint64_t seed = 0;

@@ -13,7 +13,7 @@ struct GenerateOptions {
   int64_t max_new_tokens = 64;
   SamplerConfig sampler;           // sequence i samples with seed + i
   std::vector<int32_t> stop_ids;   // e.g. the config's eos ids; empty: only the length stops
-  int64_t prefill_chunk = 256;     // tokens per sequence per prefill call
+  int64_t prefill_chunk = 2048;    // tokens per sequence per prefill call (the bound on activation memory)
 };
 
 struct GenerateStats {
