@@ -85,7 +85,7 @@ TEST(Backends, Bf16PicksTheSameExpertsAndLogitsWithin2e2) {
 // The forward of inference (decode states, KV cache) and of training (segments, saved activations)
 // is the same computation: bitwise-identical logits on the same backend and the same batch.
 TEST(Backends, InferenceAndTrainingForwardAreBitwiseIdentical) {
-  for (const std::string bn : backend_names()) {
+  for (const std::string& bn : backend_names()) {
     auto be = make_backend(bn);
     for (const char* name : kGoldens) {
       const std::string dir = test::src_path(std::string("tests/data/golden/") + name + "/native");
@@ -111,7 +111,7 @@ TEST(Backends, InferenceAndTrainingForwardAreBitwiseIdentical) {
 // Training with recomputation: loss and every gradient bitwise identical to keeping the activations,
 // on both backends (the fp32 golden-gradient test checks the values).
 TEST(Backends, RecomputationIsBitwiseIdenticalOnEveryBackend) {
-  for (const std::string bn : backend_names()) {
+  for (const std::string& bn : backend_names()) {
     auto be = make_backend(bn);
     const std::string dir = test::src_path("tests/data/golden/g2swa/native");
     auto g = test::golden_batch("g2swa");

@@ -11,11 +11,10 @@ void attention_forward(Backend& be, const ModelConfig& c, int j, const AttnParam
   const int nq = c.nq, nk = c.nk, d = c.head_dim, C = c.conv_channels();
   const int64_t T = sb.T, H = c.hidden, qd = int64_t(nq) * d, kv = int64_t(nk) * d, vh = c.value_half();
   be.rmsnorm_forward(a.y1, r_in, w.norm.f(), T, H, float(c.norm_eps));
-  // §3.1 down-projections into u = [q̃ | k̃]; values from the same normalized input (§3.4).
-  be.linear_forward(a.u, C, a.y1, H, w.q.m, nullptr, T);
-  be.linear_forward(a.u + qd, C, a.y1, H, w.k.m, nullptr, T);
-  be.linear_forward(a.vcd, kv, a.y1, H, w.v_cur.m, nullptr, T);
-  be.linear_forward(a.vcd + vh, kv, a.y1, H, w.v_del.m, nullptr, T);
+  // §3.1 down-projections into u = [q̃ | k̃]; values from the same normalized input (§3.4): one GEMM
+  // each with the fused weights [q; k] and [v_cur; v_del].
+  be.linear_forward(a.u, C, a.y1, H, w.qk.m, nullptr, T);
+  be.linear_forward(a.vcd, kv, a.y1, H, w.vcd.m, nullptr, T);
   // §3.2 causal convolutions per sequence (each continues its own conv state), §3.3 q-k mean skip,
   // §3.5 L2 normalization + key temperature, §3.6 partial RoPE.
   const SeqSlice* seqs = sb.layer(j);
@@ -55,10 +54,8 @@ void attention_backward(Backend& be, const ModelConfig& c, int j, const AttnPara
   be.value_shift_backward(g.dvcd, g.dv, seqs, sb.n(), vh);
   // Projections back to the normalized input y1, then input_layernorm.
   be.zero(g.dy1, size_t(T * H) * 4);
-  be.linear_backward(g.dy1, H, w.q.g, nullptr, g.du, C, a.y1, H, w.q.m, T);
-  be.linear_backward(g.dy1, H, w.k.g, nullptr, g.du + qd, C, a.y1, H, w.k.m, T);
-  be.linear_backward(g.dy1, H, w.v_cur.g, nullptr, g.dvcd, kv, a.y1, H, w.v_cur.m, T);
-  be.linear_backward(g.dy1, H, w.v_del.g, nullptr, g.dvcd + vh, kv, a.y1, H, w.v_del.m, T);
+  be.linear_backward(g.dy1, H, w.qk.g, nullptr, g.du, C, a.y1, H, w.qk.m, T);
+  be.linear_backward(g.dy1, H, w.vcd.g, nullptr, g.dvcd, kv, a.y1, H, w.vcd.m, T);
   be.rmsnorm_backward(dr_in, w.norm.g, g.dy1, r_in, w.norm.f(), T, H, float(c.norm_eps));
 }
 

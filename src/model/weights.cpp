@@ -267,6 +267,24 @@ void bind_checkpoint(const ModelConfig& c, const Checkpoint& ck, Backend& be, DT
     d.p->m = is_matrix(d) ? matrix(*t, t->data, rows, cols, keep)
                           : vector(*t, rows, cols, name.find("temp") != std::string::npos && !native);
   }
+  // The fused [q; k] and [v_cur; v_del] views: in place when the two are adjacent in memory with one
+  // dtype, else one concatenated copy (the file's own pages of the two are then never read again).
+  auto fuse = [&](const Mat& a, const Mat& b) {
+    if (a.dtype == b.dtype && static_cast<const uint8_t*>(a.data) + a.bytes() == b.data)
+      return Mat{a.data, a.dtype, a.rows + b.rows, a.cols};
+    owned.bufs.emplace_back(be, a.bytes() + b.bytes());
+    DeviceBuffer& buf = owned.bufs.back();
+    if (a.dtype == b.dtype) {
+      be.copy(buf.data(), a.data, a.bytes());
+      be.copy(static_cast<uint8_t*>(buf.data()) + a.bytes(), b.data, b.bytes());
+      return Mat{buf.data(), a.dtype, a.rows + b.rows, a.cols};
+    }
+    throw_error(ck.dir(), ": q/k (or v) projections of one layer have different dtypes");
+  };
+  for (PairParams& pp : w.pairs) {
+    pp.attn.qk.m = fuse(pp.attn.q.m, pp.attn.k.m);
+    pp.attn.vcd.m = fuse(pp.attn.v_cur.m, pp.attn.v_del.m);
+  }
   // LM head: a stored lm_head.weight is used if present, else the tied embedding.
   if (c.tie_embeddings) {
     if (const TensorInfo* lm = ck.find("lm_head.weight")) {
@@ -283,15 +301,25 @@ void bind_checkpoint(const ModelConfig& c, const Checkpoint& ck, Backend& be, DT
 
 ParamStore::ParamStore(const ModelConfig& cfg, Backend& be, ModelParams& p) : be_(be) {
   defs_ = tensor_table(cfg, p);
+  // Fused partners (q then k, v_cur then v_del) are laid out back to back, so one Mat spans both.
+  auto partner = [&](size_t i) {
+    if (i + 1 >= defs_.size() || !defs_[i].p) return false;
+    for (const PairParams& pp : p.pairs)
+      if ((defs_[i].p == &pp.attn.q && defs_[i + 1].p == &pp.attn.k) ||
+          (defs_[i].p == &pp.attn.v_cur && defs_[i + 1].p == &pp.attn.v_del))
+        return true;
+    return false;
+  };
   int64_t off = 0;
-  for (const TensorDef& d : defs_) {
+  for (size_t i = 0; i < defs_.size(); ++i) {
+    const TensorDef& d = defs_[i];
     TrainTensor t;
     t.name = d.native;
     t.shape = d.shape;
     t.numel = d.numel();
     t.offset = off;
     t.trainable = d.trainable;
-    off += (t.numel + 15) / 16 * 16;  // 64-byte aligned offsets
+    off += partner(i) ? t.numel : (t.numel + 15) / 16 * 16;  // else 64-byte aligned offsets
     tensors_.push_back(std::move(t));
   }
   size_ = off;
@@ -316,6 +344,11 @@ ParamStore::ParamStore(const ModelConfig& cfg, Backend& be, ModelParams& p) : be
     d.p->g = g;
   }
   if (cfg.tie_embeddings) p.lm_head = p.embed;
+  for (PairParams& pp : p.pairs) {
+    AttnParams& a = pp.attn;
+    a.qk = Param{Mat{a.q.m.data, DType::F32, a.q.m.rows + a.k.m.rows, a.q.m.cols}, a.q.g};
+    a.vcd = Param{Mat{a.v_cur.m.data, DType::F32, a.v_cur.m.rows + a.v_del.m.rows, a.v_cur.m.cols}, a.v_cur.g};
+  }
 }
 
 const TrainTensor* ParamStore::find(const std::string& name) const {

@@ -43,6 +43,10 @@ struct AttnParams {
   Param conv0_w, conv0_b;              // [C, 1, k0], [C]
   Param conv1_w, conv1_b;              // [C, d, k1], [C]
   Param temp;                          // [nk] linear key temperature
+  // Derived views, one GEMM each: [q; k] as [C, H] (writes u = [q̃ | k̃] directly) and [v_cur; v_del]
+  // as [kv, H] (writes vcd). Training lays the pairs out adjacently in its arenas (values and
+  // gradients); inference views adjacent tensors or keeps one concatenated copy.
+  Param qk, vcd;
 };
 struct ResScale {                      // (h + hb) ⊙ hs + (r + rb) ⊙ rs
   Param hs, hb, rs, rb;

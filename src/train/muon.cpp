@@ -33,13 +33,19 @@ void sym_product(Backend& be, const float* S, int64_t n, int64_t m, int64_t K, b
         be.gemm_batched(false, true, mi, mj, K, 1.0f, S + i0 * K, K, sS, S + j0 * K, K, sS, 0.0f, C + i0 * m + j0, m,
                         sC, n);
     }
-  // Mirror the strictly upper blocks from the lower ones.
+  // Mirror the strictly upper blocks from the lower ones, in 32 x 32 tiles (cache-friendly transposes).
+  constexpr int64_t kTile = 32;
 #pragma omp parallel for schedule(static) if (n * m * m > 65536)
   for (int64_t b = 0; b < n; ++b) {
     float* c = C + b * sC;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = i + 1; j < m; ++j)
-        if (j / bs > i / bs) c[i * m + j] = c[j * m + i];
+    for (int bi = 0; bi < nb; ++bi)
+      for (int bj = bi + 1; bj < nb; ++bj) {  // upper block (bi, bj) = lower block (bj, bi)ᵀ
+        const int64_t r0 = bi * bs, r1 = std::min(m, r0 + bs), c0 = bj * bs, c1 = std::min(m, c0 + bs);
+        for (int64_t i0 = r0; i0 < r1; i0 += kTile)
+          for (int64_t j0 = c0; j0 < c1; j0 += kTile)
+            for (int64_t i = i0; i < std::min(r1, i0 + kTile); ++i)
+              for (int64_t j = j0; j < std::min(c1, j0 + kTile); ++j) c[i * m + j] = c[j * m + i];
+      }
   }
 }
 
