@@ -8,7 +8,9 @@
 //             the ops documented to set (cross_entropy)
 //   gradcheck the reference backward against central differences of the reference forward (fp64)
 //   perf      `test_backend_ops --perf [--op NAME]`: time per call and GFLOP/s or GB/s per backend
+// The entries live in tests/backend_ops/<family>.cpp, one file per op family (ops/<family>.h).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -54,5 +56,52 @@ std::vector<OpEntry>& registry();
 struct Register {
   explicit Register(OpEntry e) { registry().push_back(std::move(e)); }
 };
+
+// Helpers of the entries (tests/backend_ops/<family>.cpp).
+using Rng = std::mt19937_64;
+using TD = Tensors<double>;
+using TF = Tensors<float>;
+
+inline std::vector<double> rnd(size_t n, Rng& g, double scale = 1.0) {
+  std::normal_distribution<double> d(0.0, scale);
+  std::vector<double> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+inline std::vector<double> uni(size_t n, Rng& g, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+inline std::vector<double> ints(size_t n, Rng& g, int64_t lo, int64_t hi) {  // [lo, hi]
+  std::uniform_int_distribution<int64_t> d(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = double(d(g));
+  return v;
+}
+template <typename T>
+std::vector<T> as(const std::vector<float>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+template <typename T>
+std::vector<T> asd(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+inline std::vector<float> from(const std::vector<int32_t>& v) { return std::vector<float>(v.begin(), v.end()); }
+inline std::vector<float> from(const std::vector<int64_t>& v) { return std::vector<float>(v.begin(), v.end()); }
+inline Mat mat(const std::vector<float>& w, int64_t rows, int64_t cols) { return Mat{w.data(), DType::F32, rows, cols}; }
+
+inline std::vector<SeqSlice> training_segs(const std::vector<int64_t>& lens) {
+  std::vector<SeqSlice> s;
+  int64_t row = 0;
+  for (int64_t n : lens) {
+    s.push_back({row, n, 0});
+    row += n;
+  }
+  return s;
+}
+
+
 
 }  // namespace zaya::test
