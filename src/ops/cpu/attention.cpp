@@ -136,50 +136,110 @@ void load_rows(float* dst, const void* src, int64_t ld, DType dt, int64_t first,
   }
 }
 
-// The direct kernel: n queries (positions pos0 ..) of one sequence.
+// 8 keys/values of a row as fp32: K = 0 fp32, 1 fp32 rounded to bf16, 2 bf16.
+template <int K>
+inline __m256 load_kv8(const void* row, int64_t c) {
+  if constexpr (K == 2)
+    return _mm256_castsi256_ps(_mm256_slli_epi32(
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + c))),
+        16));
+  __m256 v = _mm256_loadu_ps(static_cast<const float*>(row) + c);
+  if constexpr (K == 1) {
+    __m256i u = _mm256_castps_si256(v);
+    u = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff),
+                                             _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))));
+    v = _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(int(0xffff0000u))));
+  }
+  return v;
+}
+template <int K>
+inline float kv_at(const void* row, int64_t c) {
+  if constexpr (K == 2) return bf16_to_f32(static_cast<const uint16_t*>(row)[c]);
+  const float v = static_cast<const float*>(row)[c];
+  if constexpr (K == 1) return bf16_to_f32(f32_to_bf16(v));
+  return v;
+}
+inline float hsum8(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_hadd_ps(lo, lo);
+  lo = _mm_hadd_ps(lo, lo);
+  return _mm_cvtss_f32(lo);
+}
+
+// The direct kernel for one query row and kv head: the G query heads of the group read each cached key
+// and value once, straight from the cache (no copies).
+template <int K>
+void attend_direct_group(float* out, const float* qg, int64_t ldq, const KvSource& src, int64_t pos, int kh, int G,
+                         int d, int window, bool round, float* stats, int h0) {
+  const float scale = 1.0f / std::sqrt(float(d));
+  const int64_t j0 = std::max(src.first, window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0));
+  const int64_t nk_ = pos - j0 + 1;
+  float* p = scratch(8, size_t(G * nk_));
+  float* qv = scratch(9, size_t(G * d));
+  for (int g = 0; g < G; ++g) widen(DType::F32, qg + int64_t(g) * d, qv + g * d, d, round);
+  const size_t esz = K == 2 ? 2 : 4;
+  auto row = [&](const void* base, int64_t ld, int64_t j) {
+    return static_cast<const uint8_t*>(base) + (size_t((j - src.first) * ld) + size_t(kh) * size_t(d)) * esz;
+  };
+  for (int64_t j = j0; j <= pos; ++j) {
+    const void* kr = row(src.k, src.ldk, j);
+    for (int g = 0; g < G; ++g) {
+      const float* q = qv + g * d;
+      __m256 acc = _mm256_setzero_ps();
+      int c = 0;
+      for (; c + 8 <= d; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load_kv8<K>(kr, c), acc);
+      float s = hsum8(acc);
+      for (; c < d; ++c) s += q[c] * kv_at<K>(kr, c);
+      p[g * nk_ + (j - j0)] = s * scale;
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    float* pg = p + g * nk_;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < nk_; ++j) mx = std::max(mx, pg[j]);
+    const double sum = exp_shift_sum(pg, pg, nk_, mx);
+    const float inv = float(1.0 / sum);
+    for (int64_t j = 0; j < nk_; ++j) pg[j] *= inv;
+    if (round) round_bf16(pg, pg, nk_);
+    if (stats) {
+      stats[2 * (h0 + g)] = mx;
+      stats[2 * (h0 + g) + 1] = float(sum);
+    }
+    std::fill(out + int64_t(g) * d, out + int64_t(g + 1) * d, 0.0f);
+  }
+  for (int64_t j = j0; j <= pos; ++j) {
+    const void* vr = row(src.v, src.ldv, j);
+    for (int g = 0; g < G; ++g) {
+      float* o = out + int64_t(g) * d;
+      const __m256 w = _mm256_set1_ps(p[g * nk_ + (j - j0)]);
+      int c = 0;
+      for (; c + 8 <= d; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(w, load_kv8<K>(vr, c), _mm256_loadu_ps(o + c)));
+      for (; c < d; ++c) o[c] += p[g * nk_ + (j - j0)] * kv_at<K>(vr, c);
+    }
+  }
+}
+
+// The direct kernel: n queries (positions pos0 ..) of one sequence, tasks = (query row, kv head).
 void attend_direct(float* out, int64_t ldo, const float* q, int64_t ldq, const KvSource& src, int64_t n, int64_t pos0,
                    int nq, int nk, int d, int window, bool round, float* stats, int64_t lds) {
   const int G = nq / nk;
-  const float scale = 1.0f / std::sqrt(float(d));
   const int64_t last = pos0 + n - 1;
   const bool par = n * nq * (last + 1) * d > 65536 && top_level();
+  const int kind = src.dt == DType::BF16 ? 2 : round ? 1 : 0;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (par)
   for (int64_t t = 0; t < n; ++t)
-    for (int h = 0; h < nq; ++h) {
-      const int64_t pos = pos0 + t;
-      const int kh = h / G;
-      const int64_t j0 = std::max(src.first, window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0));
-      const int64_t nk_ = pos - j0 + 1;
-      float* p = scratch(8, size_t(nk_));
-      float* qv = scratch(9, size_t(2 * d));
-      float* kv = qv + d;
-      widen(DType::F32, q + t * ldq + int64_t(h) * d, qv, d, round);
-      float mx = -INFINITY;
-      for (int64_t j = j0; j <= pos; ++j) {
-        load_rows(kv, src.k, src.ldk, src.dt, src.first, j, j + 1, int64_t(kh) * d, d, round);
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < d; ++c) s += qv[c] * kv[c];
-        s *= scale;
-        p[j - j0] = s;
-        mx = std::max(mx, s);
-      }
-      const double sum = exp_shift_sum(p, p, nk_, mx);
-      const float inv = float(1.0 / sum);
-      for (int64_t j = 0; j < nk_; ++j) p[j] *= inv;
-      if (round) round_bf16(p, p, nk_);
-      float* o = out + t * ldo + int64_t(h) * d;
-      std::fill(o, o + d, 0.0f);
-      for (int64_t j = j0; j <= pos; ++j) {
-        load_rows(kv, src.v, src.ldv, src.dt, src.first, j, j + 1, int64_t(kh) * d, d, round);
-        const float w = p[j - j0];
-#pragma omp simd
-        for (int c = 0; c < d; ++c) o[c] += w * kv[c];
-      }
-      if (stats) {
-        stats[t * lds + 2 * h] = mx;
-        stats[t * lds + 2 * h + 1] = float(sum);
-      }
+    for (int kh = 0; kh < nk; ++kh) {
+      const int h0 = kh * G;
+      float* o = out + t * ldo + int64_t(h0) * d;
+      const float* qg = q + t * ldq + int64_t(h0) * d;
+      float* st = stats ? stats + t * lds : nullptr;
+      if (kind == 2)
+        attend_direct_group<2>(o, qg, ldq, src, pos0 + t, kh, G, d, window, round, st, h0);
+      else if (kind == 1)
+        attend_direct_group<1>(o, qg, ldq, src, pos0 + t, kh, G, d, window, round, st, h0);
+      else
+        attend_direct_group<0>(o, qg, ldq, src, pos0 + t, kh, G, d, window, round, st, h0);
     }
 }
 
