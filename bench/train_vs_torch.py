@@ -11,7 +11,7 @@ warm-up step, then --steps timed steps; tokens = B * T * steps):
   checkpoint   `zaya mkckpt --config CONFIG --dtype f32 --init spec`, written once into --workdir and
                reused; every engine / configuration starts from these weights.
   zaya         for each backend: `zaya bench --train --model DIR --batch B --seq-len T --steps S
-               --threads N --backend cpu-f32|cpu-bf16`: TrainModel forward + explicit backward, then Muon
+               --threads N --backend cpu-f32|cpu-bf16`: Model::step forward + explicit backward, then Muon
                + AdamW (as `zaya train`, lr 1e-4, no clipping). Reports its JSON "fwd_bwd_tok_s",
                "step_tok_s", model FLOP/s and GEMM efficiency. `--backends default` omits --backend.
   torch        ZayaForCausalLM.from_pretrained(DIR, dtype=float32), .train(), torch.set_num_threads(N),

@@ -17,7 +17,7 @@ if [ -z "$CK" ]; then
   ./build/zaya tokenizer train --input tests/data/tokenizer/corpus.jsonl --vocab-size 2048 --out build/lc/tok.json
   ./build/zaya data --tokenizer build/lc/tok.json --input tests/data/tokenizer/corpus.jsonl --out build/lc/data --name c
   sed -e 's#build/demo/run#build/lc/run#; s#build/demo/tokenizer.json#build/lc/tok.json#' \
-      -e 's#build/demo/data/pydocs.json#build/lc/data/c.json#; s#^tokens = 1_200_000#tokens = 81_920#' \
+      -e 's#build/demo/data/pydocs.json#build/lc/data/c.json#; s#^tokens = 1_800_000#tokens = 81_920#' \
       -e 's#^tokens = 131_072#tokens = 2048#' -e 's#"configs/zaya1-demo.json"#"build/lc/model.json"#' \
       -e 's#^warmup = 50#warmup = 5#' \
       configs/demo-train.toml > build/lc/run.toml

@@ -35,7 +35,7 @@ struct RouterLayerStats {
 class Balancer {
  public:
   Balancer(int n_layers, int n_experts, bool has_skip_slot, BalanceConfig cfg);
-  // choices: [N, P] slot chosen per token and layer (TrainModel::choices()); betas[j] points at the
+  // choices: [N, P] slot chosen per token and layer (Model::choices()); betas[j] points at the
   // E(+1) balancing biases of layer j, updated in place. Returns the statistics used.
   std::vector<RouterLayerStats> update(const std::vector<int32_t>& choices, int64_t N, const std::vector<float*>& betas,
                                        const std::vector<const float*>& probs = {});

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Loads a checkpoint directory written by zaya (TrainModel::save, native layout) in transformers'
+"""Loads a checkpoint directory written by zaya (Model::save, native layout) in transformers'
 ZayaForCausalLM (fp32, eager) and compares its logits with `zaya logits` on the same ids.
 
     python3 tools/reference/check_export.py MODEL_DIR [--zaya build/zaya] [--ids 2,5,9,...]
