@@ -145,5 +145,22 @@ TEST(Backends, Bf16GradientsTrackFp32) {
   }
 }
 
+// cpu-bf16's rounding is exactly round-to-nearest-even bf16 (ties included), fp32 storage; cpu-f32's is
+// the identity.
+TEST(Backends, RoundToPrecisionIsExactBf16) {
+  std::mt19937_64 g(test::test_seed());
+  std::vector<float> x = test::randn(100003, g, 3.0f);
+  x[0] = bf16_to_f32(0x3f80) + std::ldexp(1.0f, -8);  // a tie: 1 + half a bf16 ulp rounds to even (1)
+  x[1] = bf16_to_f32(0x3f81) + std::ldexp(1.0f, -8);  // a tie that rounds up to 0x3f82
+  auto bf = make_backend("cpu-bf16"), f32 = make_backend("cpu-f32");
+  std::vector<float> a = x, b = x;
+  bf->round_to_precision(a.data(), int64_t(a.size()));
+  f32->round_to_precision(b.data(), int64_t(b.size()));
+  EXPECT_EQ(b, x);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a[i], bf16_to_f32(f32_to_bf16(x[i]))) << i << " " << x[i];
+  EXPECT_EQ(a[0], 1.0f);
+  EXPECT_EQ(a[1], bf16_to_f32(0x3f82));
+}
+
 }  // namespace
 }  // namespace zaya
