@@ -83,10 +83,12 @@ def by_autograd(ngrad: dict, lcfg: dict, lsd: dict) -> dict:
 
 
 def end_to_end(native_dir: Path, lcfg: dict, lsd: dict, ids, mode: str):
-    """Loss and legacy gradients straight from transformers' autograd on the legacy tensors."""
-    model = mg.load_native(native_dir)
-    leaves = {k: v.clone().requires_grad_(True) for k, v in lsd.items()}
+    """Loss and legacy gradients straight from transformers' autograd on the legacy tensors, in float64 as the
+    native golden gradients (make_grad_golden.py)."""
+    model = mg.load_native(native_dir).double()
+    leaves = {k: v.double().clone().requires_grad_(True) for k, v in lsd.items()}
     _, nsd = zaya_legacy.legacy_to_native(lcfg, leaves)
+    nsd = {k: v.double() if v.is_floating_point() else v for k, v in nsd.items()}
     model.train(False)
     with mg.Mode(mode):
         out = torch.func.functional_call(model, nsd, args=(), kwargs=dict(input_ids=ids, labels=ids, use_cache=False))
