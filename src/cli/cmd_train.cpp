@@ -1,6 +1,7 @@
 // zaya train: train or continue training a ZAYA1 model from a TOML run configuration.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cli/commands.h"
@@ -11,8 +12,9 @@ namespace zaya::cli {
 namespace {
 struct TrainArgs {
   std::string config, backend;
-  bool resume = false;
+  bool resume = false, auto_resume = false;
   int64_t max_steps = -1;
+  std::vector<std::string> inject;
 };
 extern "C" void on_signal(int) { request_stop(); }
 }  // namespace
@@ -24,6 +26,10 @@ void register_train(CLI::App& app) {
   c->add_flag("--resume", a->resume, "Continue from the newest good checkpoint of run.dir (bit-exact)");
   c->add_option("--max-steps", a->max_steps, "Stop after this global step (with a checkpoint)")
       ->check(CLI::NonNegativeNumber);
+  c->add_flag("--auto-resume", a->auto_resume,
+              "Resume when run.dir has a good checkpoint, else start (also ZAYA_AUTO_RESUME=1; zaya supervise sets it)");
+  c->add_option("--inject-fault", a->inject,
+                "Testing the guards: nan-grad:STEP[-STEP] or loss-spike:STEP[-STEP] (1-based global steps)");
   add_backend_option(c, a->backend);
   c->callback([a] {
     RunConfig rc = load_run_config(a->config);
@@ -31,9 +37,13 @@ void register_train(CLI::App& app) {
     std::signal(SIGTERM, on_signal);
     TrainOptions o;
     o.resume = a->resume;
+    const char* ar = std::getenv("ZAYA_AUTO_RESUME");
+    o.auto_resume = a->auto_resume || (ar && std::string(ar) == "1");
+    o.inject = a->inject;
     o.max_steps = a->max_steps;
     o.backend = a->backend;
     TrainResult r = train(rc, o);
+    if (r.world > 1 && r.rank != 0) return;
     std::fprintf(stderr, "%s at step %lld, loss %.4f; checkpoint %s\n", r.interrupted ? "interrupted" : "done",
                  (long long)r.steps, r.last_loss, r.checkpoint.c_str());
   });

@@ -1,5 +1,6 @@
 #include "train/balance.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -22,33 +23,56 @@ void BalanceConfig::validate() const {
   if (!(eps > 0)) throw_error("balance.eps must be positive");
 }
 
-std::vector<RouterLayerStats> router_stats(const std::vector<int32_t>& choices, int64_t N, int P, int E, bool skip,
-                                           const std::vector<const float*>& probs) {
+RouterTotals router_totals(const std::vector<int32_t>& choices, int64_t N, int P, int E, bool skip,
+                           const std::vector<const float*>& probs) {
   const int S = E + (skip ? 1 : 0);
   ZAYA_CHECK(int64_t(choices.size()) == N * P, "router_stats: choices has ", choices.size(), " entries, expected ",
              N * P);
+  RouterTotals t;
+  t.P = P;
+  t.S = S;
+  t.v.assign(size_t(1 + P * S + P), 0.0);
+  t.v[0] = double(N);
+  t.has_entropy = !probs.empty();
+  for (int j = 0; j < P; ++j) {
+    double* cnt = t.v.data() + 1 + j * S;
+    for (int64_t i = 0; i < N; ++i) {
+      int32_t c = choices[size_t(i * P + j)];
+      ZAYA_CHECK(c >= 0 && c < S, "router_stats: slot ", c, " out of range");
+      cnt[c] += 1.0;
+    }
+    if (size_t(j) < probs.size() && probs[size_t(j)]) {
+      double h = 0;
+      for (int64_t i = 0; i < N; ++i)
+        for (int s = 0; s < S; ++s) {
+          double p = probs[size_t(j)][i * S + s];
+          if (p > 0) h -= p * std::log(p);
+        }
+      t.v[size_t(1 + P * S + j)] = h;
+    }
+  }
+  return t;
+}
+
+std::vector<RouterLayerStats> stats_from_totals(const RouterTotals& t, int E) {
+  const int P = t.P, S = t.S;
+  const bool skip = S > E;
+  const double N = t.v[0];
   std::vector<RouterLayerStats> out(static_cast<size_t>(P));
   for (int j = 0; j < P; ++j) {
     RouterLayerStats& st = out[size_t(j)];
     st.load.assign(size_t(S), 0.0);
-    for (int64_t t = 0; t < N; ++t) {
-      int32_t c = choices[size_t(t * P + j)];
-      ZAYA_CHECK(c >= 0 && c < S, "router_stats: slot ", c, " out of range");
-      st.load[size_t(c)] += 1.0 / double(N);
-    }
+    for (int s = 0; s < S; ++s) st.load[size_t(s)] = N > 0 ? t.v[size_t(1 + j * S + s)] / N : 0.0;
     st.skip_rate = skip ? st.load[size_t(E)] : 0.0;
     for (int e = 0; e < E; ++e) st.max_violation = std::max(st.max_violation, std::fabs(st.load[size_t(e)] - 1.0 / E) * E);
-    if (size_t(j) < probs.size() && probs[size_t(j)]) {
-      double h = 0;
-      for (int64_t t = 0; t < N; ++t)
-        for (int s = 0; s < S; ++s) {
-          double p = probs[size_t(j)][t * S + s];
-          if (p > 0) h -= p * std::log(p);
-        }
-      st.entropy = S > 1 ? h / double(N) / std::log(double(S)) : 0.0;
-    }
+    if (t.has_entropy && N > 0) st.entropy = S > 1 ? t.v[size_t(1 + P * S + j)] / N / std::log(double(S)) : 0.0;
   }
   return out;
+}
+
+std::vector<RouterLayerStats> router_stats(const std::vector<int32_t>& choices, int64_t N, int P, int E, bool skip,
+                                           const std::vector<const float*>& probs) {
+  return stats_from_totals(router_totals(choices, N, P, E, skip, probs), E);
 }
 
 Balancer::Balancer(int P, int E, bool skip, BalanceConfig cfg)
@@ -61,8 +85,13 @@ Balancer::Balancer(int P, int E, bool skip, BalanceConfig cfg)
 std::vector<RouterLayerStats> Balancer::update(const std::vector<int32_t>& choices, int64_t N,
                                                const std::vector<float*>& betas,
                                                const std::vector<const float*>& probs) {
+  return update(router_totals(choices, N, P_, E_, S_ > E_, probs), betas);
+}
+
+std::vector<RouterLayerStats> Balancer::update(const RouterTotals& totals, const std::vector<float*>& betas) {
   ZAYA_CHECK(int(betas.size()) == P_, "Balancer: ", betas.size(), " bias vectors for ", P_, " layers");
-  auto stats = router_stats(choices, N, P_, E_, S_ > E_, probs);
+  ZAYA_CHECK(totals.P == P_ && totals.S == S_, "Balancer: router totals for ", totals.P, " x ", totals.S, " slots");
+  auto stats = stats_from_totals(totals, E_);
   ++steps_;
   const bool with_skip = cfg_.balance_skip && S_ > E_;
   const int slots = with_skip ? S_ : E_;

@@ -32,6 +32,17 @@ struct RouterLayerStats {
   double max_violation = 0;  // max_e |load_e − 1/E| · E (0 = perfectly balanced)
 };
 
+// The sums behind the statistics, so that ranks can add theirs (one all-reduce) before the update:
+// v = [N tokens, P·S slot counts (layer-major), P entropy sums Σ_t H(p_t) (nats)].
+struct RouterTotals {
+  int P = 0, S = 0;
+  bool has_entropy = false;
+  std::vector<double> v;
+};
+RouterTotals router_totals(const std::vector<int32_t>& choices, int64_t N, int n_layers, int n_experts,
+                           bool has_skip_slot, const std::vector<const float*>& probs);
+std::vector<RouterLayerStats> stats_from_totals(const RouterTotals& t, int n_experts);
+
 class Balancer {
  public:
   Balancer(int n_layers, int n_experts, bool has_skip_slot, BalanceConfig cfg);
@@ -39,6 +50,8 @@ class Balancer {
   // E(+1) balancing biases of layer j, updated in place. Returns the statistics used.
   std::vector<RouterLayerStats> update(const std::vector<int32_t>& choices, int64_t N, const std::vector<float*>& betas,
                                        const std::vector<const float*>& probs = {});
+  // The same from totals (summed over the data-parallel ranks: the global batch's loads).
+  std::vector<RouterLayerStats> update(const RouterTotals& totals, const std::vector<float*>& betas);
   std::string save_state() const;
   void load_state(const std::string& bytes, const std::string& what);
 

@@ -58,19 +58,33 @@ std::string CheckpointManager::checkpoints_dir() const { return path_join(run_di
 
 std::string CheckpointManager::save(int64_t step, const std::function<void(const std::string&)>& write_model,
                                     const std::map<std::string, std::string>& blobs) {
-  const std::string root = checkpoints_dir(), final_dir = path_join(root, step_name(step)),
-                    tmp = final_dir + ".tmp";
+  const std::string tmp = begin(step);
+  write_model(tmp);
+  for (auto& [name, bytes] : blobs) {
+    ZAYA_CHECK(name.find('/') == std::string::npos && !name.empty(), "checkpoint blob name '", name, "' is invalid");
+    write_file_atomic(path_join(path_join(tmp, "state"), name + ".bin"), bytes);
+  }
+  return commit(step);
+}
+
+std::string CheckpointManager::dir_of(int64_t step, bool tmp) const {
+  return path_join(checkpoints_dir(), step_name(step)) + (tmp ? ".tmp" : "");
+}
+
+std::string CheckpointManager::begin(int64_t step) {
+  const std::string root = checkpoints_dir(), tmp = path_join(root, step_name(step)) + ".tmp";
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw_error(root, ": cannot create: ", ec.message());
   fs::remove_all(tmp, ec);
   fs::create_directories(path_join(tmp, "state"), ec);
   if (ec) throw_error(tmp, ": cannot create: ", ec.message());
-  write_model(tmp);
-  for (auto& [name, bytes] : blobs) {
-    ZAYA_CHECK(name.find('/') == std::string::npos && !name.empty(), "checkpoint blob name '", name, "' is invalid");
-    write_file_atomic(path_join(path_join(tmp, "state"), name + ".bin"), bytes);
-  }
+  return tmp;
+}
+
+std::string CheckpointManager::commit(int64_t step) {
+  const std::string root = checkpoints_dir(), final_dir = path_join(root, step_name(step)),
+                    tmp = final_dir + ".tmp";
   json files = json::object();
   for (auto& rel : payload_files(tmp)) {
     std::string p = path_join(tmp, rel);

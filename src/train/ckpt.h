@@ -25,6 +25,15 @@ class CheckpointManager {
   std::string save(int64_t step, const std::function<void(const std::string& dir)>& write_model,
                    const std::map<std::string, std::string>& blobs);
 
+  // The same in two halves, for several processes writing one checkpoint: begin() (one rank) makes the
+  // empty temporary directory step-XXXXXXXX.tmp/ with state/ and returns it; every rank then writes its
+  // files there (fsync'ed: write_file_atomic); commit() (the same rank, after all have written) writes the
+  // manifest over every file, then DONE, renames it into place and prunes. Returns the final directory.
+  std::string begin(int64_t step);
+  std::string commit(int64_t step);
+  // checkpoints/step-XXXXXXXX (tmp: the .tmp directory begin() makes).
+  std::string dir_of(int64_t step, bool tmp = false) const;
+
   struct Found {
     std::string dir;
     int64_t step;

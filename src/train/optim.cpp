@@ -104,6 +104,19 @@ std::string describe_plans(const std::vector<ParamRef>& ps) {
 
 Optimizer::Optimizer(std::vector<ParamRef> params, OptimConfig cfg, Backend& be)
     : params_(std::move(params)), cfg_(cfg), be_(be) {
+  std::vector<ParamPlan> plans;
+  for (const ParamRef& p : params_) plans.push_back(plan_param(p));
+  setup(std::move(plans));
+}
+
+Optimizer::Optimizer(std::vector<ParamRef> params, std::vector<ParamPlan> plans, OptimConfig cfg, Backend& be)
+    : params_(std::move(params)), cfg_(cfg), be_(be) {
+  ZAYA_CHECK(plans.size() == params_.size(), "optimizer: ", plans.size(), " plans for ", params_.size(), " tensors");
+  setup(std::move(plans));
+}
+
+void Optimizer::setup(std::vector<ParamPlan> given) {
+  const OptimConfig& cfg = cfg_;
   auto unit = [](double x) { return std::isfinite(x) && x >= 0 && x < 1; };
   ZAYA_CHECK(std::isfinite(cfg.lr) && cfg.lr >= 0, "optimizer: lr must be finite and >= 0, got ", cfg.lr);
   ZAYA_CHECK(std::isfinite(cfg.weight_decay) && cfg.weight_decay >= 0, "optimizer: weight_decay must be >= 0, got ",
@@ -124,7 +137,9 @@ Optimizer::Optimizer(std::vector<ParamRef> params, OptimConfig cfg, Backend& be)
     const ParamRef& p = params_[i];
     ZAYA_CHECK(names.insert(p.name).second, "optimizer: tensor '", p.name, "' is listed twice");
     ZAYA_CHECK(p.w && p.g && p.w != p.g, "optimizer: tensor '", p.name, "' needs distinct weight and gradient buffers");
-    const ParamPlan pl = plan_param(p);
+    for (int64_t d : p.shape)
+      ZAYA_CHECK(d > 0, "optimizer: tensor '", p.name, "' has a non-positive dimension");
+    const ParamPlan pl = given[i];
     const int64_t n = p.numel();
     if (pl.kind == OptKind::Muon) {
       ZAYA_CHECK(pl.n_blocks * pl.rows * pl.cols == n, "optimizer: tensor '", p.name, "': plan does not cover it");

@@ -65,6 +65,9 @@ class Optimizer {
   // Validates the config and the parameters (non-null distinct buffers, unique names, positive shapes).
   // Newton–Schulz runs as batched GEMMs on `be` (in bf16 on cpu-bf16, as the reference Muon does).
   Optimizer(std::vector<ParamRef> params, OptimConfig cfg, Backend& be = reference_backend());
+  // With the plans given (one per parameter) instead of plan_param's: the pieces of tensors that the
+  // sharded optimizer (dist_optim.h) hands one owner, e.g. one expert matrix or a flat AdamW slice.
+  Optimizer(std::vector<ParamRef> params, std::vector<ParamPlan> plans, OptimConfig cfg, Backend& be);
   // One step at learning rate `lr` (the schedule's value). Reads p.g, leaves it untouched.
   void step(double lr);
   int64_t steps() const { return steps_; }
@@ -77,8 +80,14 @@ class Optimizer {
   // mismatch it throws zaya::Error naming `what` (the file) and leaves the optimizer unchanged.
   std::string save_state() const;
   void load_state(const std::string& bytes, const std::string& what);
+  // The state buffers of parameter i: Muon {momentum}, AdamW {exp_avg, exp_avg_sq}; numel floats each.
+  int n_state(size_t i) const { return int(state_[i].size()); }
+  float* state(size_t i, int k) { return state_[i][size_t(k)].data(); }
+  const float* state(size_t i, int k) const { return state_[i][size_t(k)].data(); }
+  void set_steps(int64_t n) { steps_ = n; }
 
  private:
+  void setup(std::vector<ParamPlan> plans);
   struct Block {  // one Muon matrix: parameter index, element offset, shape
     size_t param;
     int64_t offset, rows, cols;

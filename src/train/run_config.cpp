@@ -81,7 +81,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   RunConfig c;
   c.source = what;
   Table r{root, "", what};
-  r.only({"run", "model", "data", "optim", "schedule", "balance", "phase", "checkpoint", "eval"});
+  r.only({"run", "model", "data", "optim", "schedule", "balance", "phase", "checkpoint", "eval", "parallel", "guard"});
   auto section = [&](const char* k) { return r.has(k) ? r.sub(k) : Table{empty_table(), k, what}; };
 
   Table run = section("run");
@@ -235,6 +235,28 @@ RunConfig parse_run_config(const std::string& text, const std::string& what) {
   c.eval_batches = ev.integer("batches", 4);
   if (c.eval_every < 0) ev.bad("every", "non-negative");
   if (c.eval_batches < 1) ev.bad("batches", "positive");
+
+  Table par = section("parallel");
+  par.only({"ep", "zero", "collective_timeout", "step_timeout", "save_timeout", "load_timeout"});
+  c.parallel.ep = int(par.integer("ep", 1));
+  c.parallel.zero = int(par.integer("zero", 0));
+  c.parallel.collective_timeout = par.num("collective_timeout", 300);
+  c.parallel.step_timeout = par.num("step_timeout", 3600);
+  c.parallel.save_timeout = par.num("save_timeout", 1800);
+  c.parallel.load_timeout = par.num("load_timeout", 1800);
+  if (c.parallel.ep < 1 || c.parallel.ep > 4096) par.bad("ep", "between 1 and 4096");
+  if (c.parallel.zero != 0 && c.parallel.zero != 1) par.bad("zero", "0 or 1");
+  for (const char* k : {"collective_timeout", "step_timeout", "save_timeout", "load_timeout"})
+    if (par.has(k) && !(par.num(k, 1) > 0)) par.bad(k, "positive (seconds)");
+
+  Table g = section("guard");
+  g.only({"spike_zscore", "spike_window", "max_consecutive_skips"});
+  c.guard.spike_zscore = g.num("spike_zscore", 6.0);
+  c.guard.spike_window = g.integer("spike_window", 128);
+  c.guard.max_consecutive_skips = int(g.integer("max_consecutive_skips", 3));
+  if (!(c.guard.spike_zscore >= 0)) g.bad("spike_zscore", "non-negative (0: no spike detection)");
+  if (c.guard.spike_window < 8 || c.guard.spike_window > 100000) g.bad("spike_window", "between 8 and 100000");
+  if (c.guard.max_consecutive_skips < 0) g.bad("max_consecutive_skips", "non-negative (0: never roll back)");
   return c;
 }
 

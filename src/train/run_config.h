@@ -16,6 +16,12 @@
 //   [[phase]]    name  tokens  seq_len  batch  rope_theta (optional)  weights = { web = 0.7, code = 0.3 }
 //   [checkpoint] every = 200  keep_last = 3
 //   [eval]       every = 100  batches = 8
+//   [parallel]   ep = 1  zero = 0|1  collective_timeout = 300  step_timeout = 3600  save_timeout = 1800
+//                load_timeout = 1800   (seconds; multi-process runs under mpirun/srun, docs/parallel.md)
+//   [guard]      spike_zscore = 6.0  spike_window = 128  max_consecutive_skips = 3
+//                (a step whose loss is > z σ above the mean of the last window losses, or whose loss or
+//                gradient is not finite, is skipped; that many skips in a row roll back to the previous
+//                checkpoint and skip the data range that caused them)
 #pragma once
 #include <cstdint>
 #include <map>
@@ -32,6 +38,18 @@ struct PhaseConfig {
   int64_t tokens = 0, seq_len = 0, batch = 0;
   double rope_theta = 0;               // 0: keep the model's
   std::map<std::string, double> weights;  // dataset name -> mixture weight
+};
+
+struct ParallelConfig {
+  int ep = 1;    // expert-parallel degree (divides the number of ranks and the number of experts)
+  int zero = 0;  // 1: AdamW state sharded across the data-parallel ranks (ZeRO-1)
+  double collective_timeout = 300, step_timeout = 3600, save_timeout = 1800, load_timeout = 1800;
+};
+
+struct GuardConfig {
+  double spike_zscore = 6.0;  // 0: off
+  int64_t spike_window = 128;
+  int max_consecutive_skips = 3;  // 0: never roll back
 };
 
 struct RunConfig {
@@ -54,6 +72,8 @@ struct RunConfig {
   int64_t checkpoint_every = 0;
   int keep_last = 3;
   int64_t eval_every = 0, eval_batches = 4;
+  ParallelConfig parallel;
+  GuardConfig guard;
 
   int64_t steps_of(const PhaseConfig& p) const { return p.tokens / (p.batch * p.seq_len * grad_accum); }
   int64_t total_steps() const;

@@ -1,9 +1,13 @@
 // The training loop of `zaya train` (issue 3): phases (token budget, sequence length, batch, RoPE θ,
 // data weights), Muon/AdamW with a schedule and clipping, aux-loss-free balancing, metrics in JSONL,
 // periodic validation, crash-safe checkpoints with bit-exact resume, SIGINT/SIGTERM → checkpoint + exit.
+// Under mpirun/srun (issue 7) every rank runs this loop over its share of each global batch: data
+// parallelism with distributed Muon and optional ZeRO-1 (train/dist_optim.h), reduced statistics, a
+// watchdog on every collective and phase (dist/watchdog.h), sharded reshapeable optimizer state.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "train/run_config.h"
 
@@ -14,6 +18,10 @@ struct TrainOptions {
   int64_t max_steps = -1;    // stop (with a checkpoint) after this global step; -1: run every phase
   bool quiet = false;        // no progress bar
   std::string backend;       // overrides [run] backend ("" = keep)
+  bool auto_resume = false;  // resume when run.dir has a good checkpoint, else start (zaya supervise)
+  // Testing the guards: "nan-grad:STEP[-STEP]" poisons rank 0's gradient, "loss-spike:STEP[-STEP]"
+  // reports the loss ×1000, at those 1-based global steps.
+  std::vector<std::string> inject;
 };
 
 struct TrainResult {
@@ -22,6 +30,8 @@ struct TrainResult {
   bool interrupted = false;  // stopped by a signal
   int64_t skipped_steps = 0; // optimizer steps skipped for a non-finite loss or gradient
   std::string checkpoint;    // the last checkpoint written
+  int64_t rollbacks = 0;     // returns to the previous checkpoint after too many consecutive skips
+  int world = 1, rank = 0;   // ranks that trained, and this one
 };
 
 TrainResult train(const RunConfig& cfg, const TrainOptions& opt);
