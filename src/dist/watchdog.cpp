@@ -133,7 +133,7 @@ void loop() {
     char b[512];
     if (s.coll) {
       const double waited = t - s.coll_start;
-      const bool stop = s.cfg.stop_requested && s.cfg.stop_requested() && waited > 2.0 && s.world > 1;
+      const bool stop = s.cfg.stop_requested && s.cfg.stop_requested() && waited > 0.25 && s.world > 1;
       if (waited > s.cfg.collective_s || stop) {
         std::snprintf(b, sizeof b, "collective '%s' (#%lld, in %s) %s after %.1f s; ", s.coll, (long long)s.seq,
                       s.phase.c_str(), stop ? "abandoned: stop requested (signal)" : "timed out", waited);

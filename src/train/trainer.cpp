@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -226,9 +227,12 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
   };
 
   const auto injections = parse_injections(opt.inject);
+  // Each injected fault fires the first time its step runs (a rollback replays the step numbers on
+  // other data, which is what makes it pass).
+  std::set<std::pair<std::string, int64_t>> fired;
   auto injected = [&](const char* kind, int64_t s) {
     for (auto& in : injections)
-      if (in.at(kind, s)) return true;
+      if (in.at(kind, s)) return fired.insert({kind, s}).second;
     return false;
   };
   LossGuard guard(rc.guard);

@@ -20,7 +20,7 @@ struct TrainOptions {
   std::string backend;       // overrides [run] backend ("" = keep)
   bool auto_resume = false;  // resume when run.dir has a good checkpoint, else start (zaya supervise)
   // Testing the guards: "nan-grad:STEP[-STEP]" poisons rank 0's gradient, "loss-spike:STEP[-STEP]"
-  // reports the loss ×1000, at those 1-based global steps.
+  // reports the loss ×1000, the first time those 1-based global steps run.
   std::vector<std::string> inject;
 };
 
