@@ -18,6 +18,7 @@ void register_tokenizer(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_grad(CLI::App& app);
 void register_supervise(CLI::App& app);
+void register_ckpt(CLI::App& app);
 
 void set_threads(int n);  // 0: leave the default (all cores)
 // Load options from the common --skip-mode value ("", "zero", "passthrough").

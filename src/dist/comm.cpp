@@ -48,6 +48,28 @@ class SelfComm final : public Comm {
   }
 };
 
+class LayoutComm final : public Comm {
+ public:
+  LayoutComm(int r, int n) : r_(r), n_(n) {}
+  int rank() const override { return r_; }
+  int size() const override { return n_; }
+  std::string kind() const override { return "layout"; }
+  void all_reduce(void*, int64_t, CommType, const char* w) override { no(w); }
+  void reduce_scatter(const void*, void*, std::span<const int64_t>, CommType, const char* w) override { no(w); }
+  void all_gather(const void*, void*, std::span<const int64_t>, CommType, const char* w) override { no(w); }
+  void broadcast(void*, int64_t, CommType, int, const char* w) override { no(w); }
+  void all_to_all(const void*, std::span<const int64_t>, void*, std::span<const int64_t>, CommType,
+                  const char* w) override {
+    no(w);
+  }
+  void barrier(const char* w) override { no(w); }
+  std::unique_ptr<Comm> split(int, int) override { no("split"); }
+
+ private:
+  [[noreturn]] static void no(const char* w) { throw_error("communicator: '", w, "' on a layout-only communicator"); }
+  int r_, n_;
+};
+
 int env_int(const char* name) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : 0;
@@ -56,6 +78,10 @@ int env_int(const char* name) {
 }  // namespace
 
 std::unique_ptr<Comm> make_self_comm() { return std::make_unique<SelfComm>(); }
+std::unique_ptr<Comm> make_layout_comm(int rank, int size) {
+  ZAYA_CHECK(size >= 1 && rank >= 0 && rank < size, "layout communicator: rank ", rank, " of ", size);
+  return std::make_unique<LayoutComm>(rank, size);
+}
 
 bool launched_by_mpi() {
   // OpenMPI, MPICH/Hydra (PMI_SIZE), PMIx launchers (srun --mpi=pmix), Slurm's own task count.

@@ -48,6 +48,9 @@ class Comm {
 };
 
 std::unique_ptr<Comm> make_self_comm();
+// A rank of `size` for computing layouts offline (zaya ckpt reshape): rank() and size() only; every
+// collective throws.
+std::unique_ptr<Comm> make_layout_comm(int rank, int size);
 
 // True when an MPI launcher (mpirun/mpiexec of OpenMPI, MPICH's Hydra, Slurm's srun with PMI/PMIx)
 // started this process with more than one rank, from its environment variables.
