@@ -9,6 +9,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "core/error.h"
 #include "infer/generate.h"
 #include "model/count.h"
 #include "train/optim.h"
@@ -192,7 +193,7 @@ void run(const BenchArgs& a) {
 void register_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* c = app.add_subcommand("bench", "Measure prefill/decode (or --train training) tokens/s on random ids (JSON)");
-  c->add_option("--model,-m", a->model, "Model directory")->required();
+  c->add_option("--model,-m", a->model, "Model directory (required unless a subcommand: comm, gemm)");
   c->add_option("--prompt-len,--seq-len", a->prompt_len, "Prompt tokens per sequence (sequence length with --train)")
       ->check(CLI::Range(1, 1 << 20));
   c->add_option("--gen", a->gen, "Tokens to generate per sequence")->check(CLI::Range(1, 1 << 20));
@@ -207,7 +208,14 @@ void register_bench(CLI::App& app) {
   c->add_flag("--profile", a->profile, "Print the time spent in each op (stderr)");
   c->add_flag("--mem-read", a->mem_read, "Also measure the read bandwidth (1 GiB, all threads): read_bytes_per_s");
   add_backend_option(c, a->backend);
-  c->callback([a] { run(*a); });
+  register_bench_comm(c);
+  register_bench_gemm(c);
+  c->require_subcommand(0, 1);
+  c->callback([a, c] {
+    if (!c->get_subcommands().empty()) return;
+    ZAYA_CHECK(!a->model.empty(), "bench: --model is required (or run a subcommand: bench comm, bench gemm)");
+    run(*a);
+  });
 }
 
 }  // namespace zaya::cli

@@ -19,6 +19,9 @@ void register_plot(CLI::App& app);
 void register_grad(CLI::App& app);
 void register_supervise(CLI::App& app);
 void register_ckpt(CLI::App& app);
+void register_size(CLI::App& app);
+void register_bench_comm(CLI::App* bench);  // zaya bench comm
+void register_bench_gemm(CLI::App* bench);  // zaya bench gemm
 
 void set_threads(int n);  // 0: leave the default (all cores)
 // Load options from the common --skip-mode value ("", "zero", "passthrough").

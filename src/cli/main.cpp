@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   zaya::cli::register_grad(app);
   zaya::cli::register_supervise(app);
   zaya::cli::register_ckpt(app);
+  zaya::cli::register_size(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

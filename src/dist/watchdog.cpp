@@ -38,6 +38,7 @@ struct State {
   double phase_start = 0, phase_timeout = 0;  // 0: no deadline
   // collective
   int64_t seq = 0;
+  double coll_total = 0;
   const char* coll = nullptr;
   double coll_start = 0;
 };
@@ -220,6 +221,13 @@ Collective::~Collective() {
   State& s = st();
   std::lock_guard<std::mutex> lk(s.mu);
   s.coll = nullptr;
+  s.coll_total += now_s() - s.coll_start;
+}
+
+double collective_seconds() {
+  State& s = st();
+  std::lock_guard<std::mutex> lk(s.mu);
+  return s.coll_total;
 }
 
 }  // namespace zaya::watchdog

@@ -51,5 +51,7 @@ class Collective {
 };
 
 const Config& config();
+// Wall seconds spent inside collectives by this process so far (communication time in the metrics).
+double collective_seconds();
 
 }  // namespace zaya::watchdog

@@ -258,6 +258,7 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     return &starts;
   };
   auto t_last = std::chrono::steady_clock::now();
+  double comm_last = watchdog::collective_seconds();
   while (step < stop_at) {
     watchdog::Phase step_phase("step " + std::to_string(step + 1), rc.parallel.step_timeout);
     int64_t acc = 0;
@@ -348,7 +349,13 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
               {"tokens_per_s", double(B * L * K) / dt}, {"flops_per_s", flop_per_token * double(B * L * K) / dt}};
     if (!why.empty()) m["skip_reason"] = why;
     if (rc.guard.spike_zscore > 0) m["loss_zscore"] = z;
-    if (W > 1) m["world"] = W;
+    if (W > 1) {
+      const double cs = watchdog::collective_seconds();
+      m["world"] = W;
+      m["comm_s"] = cs - comm_last;  // rank 0's time inside collectives this step
+      m["comm_share"] = (cs - comm_last) / dt;
+      comm_last = cs;
+    }
     double maxv = 0, skip = 0;
     json layers = json::array();
     for (auto& s : stats) {
