@@ -219,7 +219,8 @@ TEST_F(CliErrors, UnknownBackend) {
 
 TEST_F(CliErrors, HelpOnEveryCommand) {
   for (std::string c : {"", "generate", "tokenize", "logits", "mkckpt", "info", "bench", "train", "grad", "data",
-                        "tokenizer", "plot"}) {
+                        "tokenizer", "plot", "supervise", "ckpt", "ckpt reshape", "size", "bench comm",
+                        "bench gemm"}) {
     Result r = run(c + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;

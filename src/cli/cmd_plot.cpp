@@ -1,6 +1,8 @@
 // zaya plot: training curves from a metrics.jsonl file into a self-contained SVG.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <memory>
 #include <sys/stat.h>
@@ -15,7 +17,7 @@ namespace zaya::cli {
 namespace {
 
 struct PlotArgs {
-  std::string metrics, out, x = "step", title;
+  std::string metrics, comm, out, x = "step", title;
   std::vector<std::string> keys;
   bool log_y = false;
 };
@@ -37,8 +39,43 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+// `zaya bench comm --format json` output: busbw (GB/s) against log2(bytes), one line per collective.
+void run_comm_plot(const PlotArgs& a) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(a.comm));
+  } catch (const nlohmann::json::exception& e) {
+    throw_error(a.comm, ": not JSON (expected the output of zaya bench comm --format json): ", e.what());
+  }
+  ZAYA_CHECK(j.is_array() && !j.empty(), a.comm, ": expected a non-empty list of {op, bytes, busbw}");
+  std::vector<Series> series;
+  int ranks = 0;
+  for (auto& r : j) {
+    ZAYA_CHECK(r.is_object() && r.contains("op") && r.contains("bytes") && r.contains("busbw") &&
+                   r["op"].is_string() && r["bytes"].is_number() && r["busbw"].is_number(),
+               a.comm, ": an entry lacks op, bytes or busbw");
+    const std::string op = r["op"];
+    auto it = std::find_if(series.begin(), series.end(), [&](const Series& s) { return s.name == op; });
+    if (it == series.end()) it = series.insert(series.end(), Series{op, {}, {}, true});
+    const double b = r["bytes"].get<double>();
+    ZAYA_CHECK(b > 0, a.comm, ": bytes must be positive");
+    it->x.push_back(std::log2(b));
+    it->y.push_back(r["busbw"].get<double>());
+    ranks = r.value("ranks", ranks);
+  }
+  PlotOptions opt;
+  opt.title = a.title.empty() ? "zaya bench comm, " + std::to_string(ranks) + " ranks: bus bandwidth" : a.title;
+  opt.x_label = "log2(message bytes)";
+  opt.y_label = "busbw (GB/s)";
+  opt.log_y = a.log_y;
+  write_file_atomic(a.out, render_svg(series, opt));
+  std::printf("wrote %s: %zu collectives from %s\n", a.out.c_str(), series.size(), a.comm.c_str());
+}
+
 void run_plot(const PlotArgs& a) {
   ZAYA_CHECK(ends_with_svg(a.out), "only SVG output is supported (--out ", a.out, " does not end in .svg)");
+  if (!a.comm.empty()) return run_comm_plot(a);
+  ZAYA_CHECK(!a.metrics.empty(), "plot: give --metrics (training curves) or --comm (zaya bench comm --format json)");
   const std::string path = is_dir(a.metrics) ? path_join(a.metrics, "metrics.jsonl") : a.metrics;
   ZAYA_CHECK(file_exists(path), "metrics file not found: ", path);
   std::vector<std::string> keys;
@@ -76,8 +113,8 @@ void run_plot(const PlotArgs& a) {
 void register_plot(CLI::App& app) {
   auto a = std::make_shared<PlotArgs>();
   auto* c = app.add_subcommand("plot", "Draw training curves from a metrics.jsonl file into an SVG image");
-  c->add_option("--metrics", a->metrics, "metrics.jsonl (one JSON object per line), or a run directory holding one")
-      ->required();
+  c->add_option("--metrics", a->metrics, "metrics.jsonl (one JSON object per line), or a run directory holding one");
+  c->add_option("--comm", a->comm, "Instead: the JSON of zaya bench comm --format json (busbw per collective)");
   c->add_option("--out", a->out, "Output image (.svg)")->required();
   c->add_option("--keys", a->keys, "Comma-separated keys to plot (default: loss and val_loss, those present)")
       ->delimiter(',');
