@@ -253,6 +253,14 @@ void ShardedOptimizer::load_shards(const std::vector<std::pair<std::string, std:
       throw_error(path, ": optimizer shard header is malformed: ", e.what());
     }
   }
+  // Chunks of one tensor buffer must not overlap (then covering a piece's count means covering it all).
+  for (auto& [key, list] : index) {
+    std::sort(list.begin(), list.end(), [](const Chunk& x, const Chunk& y) { return x.offset < y.offset; });
+    for (size_t i = 1; i < list.size(); ++i)
+      ZAYA_CHECK(list[i].offset >= list[i - 1].offset + list[i - 1].count, *list[i].file, ": tensor '", key.first,
+                 "' (", key.second, ") has overlapping chunks at element ", list[i].offset, " (also in ",
+                 *list[i - 1].file, ")");
+  }
   // Pass 0 checks that every owned element of every buffer is covered exactly once; pass 1 copies.
   for (int pass = 0; pass < 2; ++pass)
     for (size_t k = 0; k < local_.size(); ++k) {
