@@ -8,7 +8,7 @@ set -euo pipefail
 Z=${1:-build/zaya}; STEPS=${2:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 "$Z" data --tokenizer "$ROOT/tests/data/tokenizer/bytelevel/tokenizer.json" --input "$ROOT/tests/data/tokenizer/corpus.jsonl" \
   --out "$W/data" --name corpus --val-fraction 0.05 > /dev/null 2>&1
 mk() {  # name threads [zero]
