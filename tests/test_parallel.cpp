@@ -322,6 +322,22 @@ TEST(Parallel, NanGradientAndLossSpikeAreSkippedAndRolledBack) {
   for (int s : {17, 18, 19}) EXPECT_TRUE(skipped.count(s)) << s;
 }
 
+TEST(Supervise, RestartsUntilTheBudgetIsSpentAndSaysWhy) {
+  const std::string log = testing::TempDir() + "/supervise.jsonl";
+  std::remove(log.c_str());
+  auto r = test::run_zaya("supervise --max-restarts 2 --backoff 0 --log " + log + " -- sh -c 'exit 7'");
+  EXPECT_EQ(r.code, 7) << r.out;
+  EXPECT_NE(r.out.find("attempt 3 ended"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("exit code 7"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("restart budget (2) is spent"), std::string::npos) << r.out;
+  EXPECT_EQ(lines(log), 3u);
+  auto ok = test::run_zaya("supervise -- sh -c 'test \"$ZAYA_AUTO_RESUME\" = 1'");
+  EXPECT_EQ(ok.code, 0) << ok.out;  // every attempt resumes from the newest good checkpoint
+  auto missing = test::run_zaya("supervise --max-restarts 5 -- /nonexistent/zaya-nope");
+  EXPECT_EQ(missing.code, 127) << missing.out;
+  EXPECT_NE(missing.out.find("giving up"), std::string::npos) << missing.out;
+}
+
 TEST(Parallel, ClearErrors) {
   REQUIRE_MPI();
   auto r = test::run_zaya("train -c " + toml("ep", "[parallel]\nep = 2\n"));
