@@ -155,7 +155,8 @@ TEST(Parallel, SameResultsOnOneTwoAndFourRanks) {
     const char* extra;
   };
   for (Layout l : {Layout{"dp2", 2, ""}, Layout{"dp2z", 2, "[parallel]\nzero = 1\n"}, Layout{"dp4", 4, ""},
-                   Layout{"dp4z", 4, "[parallel]\nzero = 1\n"}}) {
+                   Layout{"dp4z", 4, "[parallel]\nzero = 1\n"}, Layout{"ep2", 2, "[parallel]\nep = 2\n"},
+                   Layout{"ep2dp2z", 4, "[parallel]\nep = 2\nzero = 1\n"}}) {
     ASSERT_EQ(sh(mpirun(l.n) + Z() + " train -c " + toml(l.name, l.extra) + " > " + run_dir(l.name) + ".log 2>&1"),
               0)
         << read_file(run_dir(l.name) + ".log");
@@ -166,17 +167,24 @@ TEST(Parallel, SameResultsOnOneTwoAndFourRanks) {
     EXPECT_LT(d.worst_tensor, 1e-4) << l.name;
     EXPECT_EQ(metrics(l.name).size(), 30u);
   }
-  // Each rank wrote its optimizer shard; rank 0 the model.
+  // Each rank wrote its optimizer shard (with expert parallelism also its experts' shard); rank 0 the model,
+  // whose expert tensors are whole (compare() read them at the single process's shapes).
   EXPECT_TRUE(file_exists(run_dir("dp4z") + "/checkpoints/step-00000030/state/optim-rank-00003.bin"));
   EXPECT_FALSE(file_exists(run_dir("dp4z") + "/checkpoints/step-00000030/state/optim-rank-00004.bin"));
+  EXPECT_TRUE(file_exists(run_dir("ep2dp2z") + "/checkpoints/step-00000030/state/optim-rank-00003-experts.bin"));
 }
 
 TEST(Parallel, CheckpointOfTwoRanksResumesOnOneAndThree) {
   REQUIRE_MPI();
   const std::string ref = toml("ref");
   ASSERT_EQ(sh(Z() + " train -c " + ref + " > /dev/null 2>&1"), 0);
+  // Written by 2 ranks with ep = 2 and ZeRO-1, resumed on 1 rank and on 3 (ep = 1: 4 experts do not split 3 ways).
   const std::string a = toml("reshape1", "[parallel]\nzero = 1\n"), b = toml("reshape3", "[parallel]\nzero = 1\n");
-  ASSERT_EQ(sh(mpirun(2) + Z() + " train -c " + a + " --max-steps 15 > /dev/null 2>&1"), 0);
+  const std::string w = toml("reshape_src", "[parallel]\nzero = 1\nep = 2\n");
+  fs::remove_all(run_dir("reshape1"));
+  ASSERT_EQ(sh(mpirun(2) + Z() + " train -c " + w + " --max-steps 15 > /dev/null 2>&1"), 0);
+  fs::copy(run_dir("reshape_src"), run_dir("reshape1"), fs::copy_options::recursive);
+  EXPECT_TRUE(file_exists(run_dir("reshape1") + "/checkpoints/step-00000015/state/optim-rank-00001-experts.bin"));
   fs::copy(run_dir("reshape1"), run_dir("reshape3"), fs::copy_options::recursive);
   ASSERT_EQ(sh(Z() + " train -c " + a + " --resume > /dev/null 2>&1"), 0);
   ASSERT_EQ(sh(mpirun(3) + Z() + " train -c " + b + " --resume > " + run_dir("reshape3") + ".log 2>&1"), 0)
@@ -340,8 +348,18 @@ TEST(Supervise, RestartsUntilTheBudgetIsSpentAndSaysWhy) {
 
 TEST(Parallel, ClearErrors) {
   REQUIRE_MPI();
-  auto r = test::run_zaya("train -c " + toml("ep", "[parallel]\nep = 2\n"));
-  test::expect_clean_error(r, {"ep = 2", "expert parallelism"});
+  auto r = test::run_zaya("train -c " + toml("ep", "[parallel]\nep = 2\n"));  // one process: 1 rank
+  test::expect_clean_error(r, {"ep = 2", "does not divide the 1 ranks"});
+  // Under mpirun a rank's error names the rank and ends every rank (MPI_Abort).
+  const std::string cfg = toml("ep3", "[parallel]\nep = 3\n");
+  FILE* p = popen((mpirun(2) + Z() + " train -c " + cfg + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_NE(pclose(p), 0);
+  EXPECT_NE(out.find("error: rank 0 of 2:"), std::string::npos) << out;
+  EXPECT_NE(out.find("ep = 3 does not divide the 2 ranks"), std::string::npos) << out;
   auto z = test::run_zaya("train -c " + toml("badzero", "[parallel]\nzero = 2\n"));
   test::expect_clean_error(z, {"zero", "0 or 1"});
 }

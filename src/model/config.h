@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 namespace zaya {
+class Comm;
 
 enum class CheckpointLayout { Native, Legacy };
 
@@ -52,6 +53,12 @@ struct ModelConfig {
   int32_t bos_id = 2, pad_id = 0;
   std::vector<int32_t> eos_ids;
   std::string source;  // path of the config.json, for messages
+  // Expert parallelism (training only, never in config.json; docs/parallel.md): this process holds and
+  // computes experts [expert_first, expert_first + local_experts()) of every MoE layer; tokens reach
+  // them through all-to-all over `ep` (dist/comm.h). expert_count 0 / ep null: all experts, no dispatch.
+  int expert_first = 0, expert_count = 0;
+  class Comm* ep = nullptr;
+  int local_experts() const { return expert_count > 0 ? expert_count : n_experts; }
 
   int conv_channels() const { return (nq + nk) * head_dim; }        // C
   int conv_state_len() const { return cca_time0 - 1 + cca_time1 - 1; }  // K raw u columns kept

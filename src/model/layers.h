@@ -20,6 +20,16 @@ namespace zaya {
 
 // The activations of one pair for T rows. Dimension letters: H hidden, C = (nq+nk)·d conv channels,
 // qd = nq·d, kv = nk·d, vh = kv/2, Dr router width, S = E+1 slots, I expert intermediate.
+// Expert parallelism (cfg.ep, moe.cpp): the tokens this rank's experts receive from the group, in
+// expert-major order, and the saved activations of those experts (host vectors, grown as needed).
+struct ExpertDispatch {
+  std::vector<int64_t> send, recv;  // rows to / from each rank of the group
+  std::vector<int64_t> idx, inv;    // expert-major row i is received row idx[i]; inv is the inverse
+  std::vector<int64_t> loff;        // [El + 1] local expert e's rows are loff[e] .. loff[e+1]
+  std::vector<float> xl, gu, act, eo, buf;  // [R, H] [R, 2I] [R, I] [R, H]; buf: staging
+  int64_t R = 0;
+};
+
 struct PairActs {
   // attention sublayer
   float* y1 = nullptr;     // [T, H]  input_layernorm(r_in)
@@ -51,6 +61,7 @@ struct PairActs {
   float* M = nullptr;      // [T, H]  MoE output
   std::vector<int64_t> off;  // host [E + 1]: expert e's rows of perm/xe are off[e] .. off[e+1]
   int64_t Ne = 0;            // tokens routed to experts
+  ExpertDispatch ep;         // expert parallelism only
 };
 
 // Gradients of the activations of one pair (shared by all pairs: the backward runs pair by pair).
@@ -58,6 +69,7 @@ struct PairGrads {
   float *dM, *dr1, *dy2, *deo, *dact, *dgu, *dxe, *dp, *dlog, *dg2, *dg2pre, *dg1, *dg1pre, *dz, *da, *carry;
   float *dA, *datt, *dqk, *dqkpre, *du, *dv, *dvcd, *dy1;
   bool carry_valid = false;  // `carry` holds d loss / d a of the previous pair (through the EDA term)
+  std::vector<float> ep_a, ep_b, ep_c;  // expert parallelism: [R, H], [R, I], [R, 2I] gradient scratch
 };
 
 // The sequences of one forward call and, in decode, their states.

@@ -84,7 +84,7 @@ class Model {
   // ----- training (Model::create); src/model/train.cpp
   void init(const InitOptions& opt);          // spec §7 initialization
   void load_params(const Checkpoint& ck);     // either layout, any float dtype
-  void save(const std::string& dir) const;    // model.safetensors (fp32, native) + config.json
+  void save(const std::string& dir, const WholeTensors* whole = nullptr) const;  // model.safetensors + config.json
   // Loss of one batch (ids/targets [B, T], host; target -100 = ignored): the mean next-token
   // cross-entropy over the counted targets. With backward, the gradients (zeroed first unless
   // accumulate; grad_scale multiplies this batch's gradient, 1/k to average k micro-batches).

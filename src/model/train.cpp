@@ -73,7 +73,18 @@ std::vector<float> Model::grads_host() const {
 void Model::init(const InitOptions& opt) {
   require_training(store_);
   std::vector<float> host(static_cast<size_t>(store_->size()), 0.0f);
-  for (auto& t : store_->tensors()) init_tensor_range(cfg_, t.name, t.shape, opt, 0, t.numel, host.data() + t.offset);
+  for (auto& t : store_->tensors()) {
+    if (cfg_.expert_count > 0 && t.name.find("mlp.experts.") != std::string::npos) {
+      // Expert parallelism: this process's experts are a slice of the whole stacked tensor, drawn as the
+      // single-process model draws it.
+      std::vector<int64_t> whole = t.shape;
+      whole[0] = cfg_.n_experts;
+      const int64_t per = t.numel / t.shape[0];
+      init_tensor_range(cfg_, t.name, whole, opt, cfg_.expert_first * per, t.numel, host.data() + t.offset);
+      continue;
+    }
+    init_tensor_range(cfg_, t.name, t.shape, opt, 0, t.numel, host.data() + t.offset);
+  }
   be_.upload(store_->values(), host.data(), host.size() * 4);
 }
 
@@ -82,9 +93,9 @@ void Model::load_params(const Checkpoint& ck) {
   store_->load(ck, cfg_);
 }
 
-void Model::save(const std::string& dir) const {
+void Model::save(const std::string& dir, const WholeTensors* whole) const {
   require_training(store_);
-  store_->save(dir, cfg_);
+  store_->save(dir, cfg_, whole);
 }
 
 void Model::set_recompute(bool on) { recompute_ = on; }

@@ -91,7 +91,7 @@ int64_t TensorDef::numel() const {
 
 std::vector<TensorDef> tensor_table(const ModelConfig& c, ModelParams& w) {
   const int64_t H = c.hidden, V = c.vocab_size, d = c.head_dim, C = c.conv_channels(), Dr = c.router_hidden;
-  const int64_t nq = c.nq, nk = c.nk, vh = c.value_half(), S = c.n_slots(), E = c.n_experts, I = c.expert_inter;
+  const int64_t nq = c.nq, nk = c.nk, vh = c.value_half(), S = c.n_slots(), I = c.expert_inter;
   std::vector<TensorDef> t;
   add(t, "model.embed_tokens.weight", "model.embed_tokens.weight", {V, H}, w.embed);
   add(t, "model.input_hidden_states_scale", "model.layers.0.res_scale.hidden_states_scale", {H}, w.in_scale);
@@ -130,7 +130,8 @@ std::vector<TensorDef> tensor_table(const ModelConfig& c, ModelParams& w) {
     for (bool fc1 : {true, false}) {
       TensorDef e;
       e.native = n + (fc1 ? "mlp.experts.gate_up_proj" : "mlp.experts.down_proj");
-      e.shape = fc1 ? Shape{E, 2 * I, H} : Shape{E, H, I};
+      const int64_t El = c.local_experts();  // expert parallelism: this process's slice of the stack
+      e.shape = fc1 ? Shape{El, 2 * I, H} : Shape{El, H, I};
       e.ex = fc1 ? &m.gate_up : &m.down_e;
       e.pair = j;
       e.fc1 = fc1;
@@ -373,9 +374,18 @@ void ParamStore::load(const Checkpoint& ck, ModelConfig& cfg) {
     if (d.ex && legacy) {
       const int64_t out = d.shape[1], in = d.shape[2];
       for (int e = 0; e < d.shape[0]; ++e) {
-        const std::string n = legacy_expert_name(d.pair, e, d.fc1);
+        const std::string n = legacy_expert_name(d.pair, cfg.expert_first + e, d.fc1);
         fetch(n, ck.find(n), {out, in}, dst + e * out * in);
       }
+      continue;
+    }
+    if (d.ex && cfg.expert_count > 0) {  // expert parallelism: the slice of the whole stacked tensor
+      const int64_t out = d.shape[1], in = d.shape[2];
+      const TensorInfo* ti = find_native(ck, d.native);
+      if (!ti) throw_error(ck.dir(), ": tensor '", d.native, "' is missing");
+      check_shape(*ti, {int64_t(cfg.n_experts), out, in});
+      const size_t es = dtype_size(ti->dtype);
+      to_f32(*ti, ti->data + size_t(cfg.expert_first) * size_t(out * in) * es, size_t(d.shape[0] * out * in), dst);
       continue;
     }
     const std::string& name = legacy && !d.ex ? d.legacy : d.native;
@@ -389,11 +399,15 @@ void ParamStore::load(const Checkpoint& ck, ModelConfig& cfg) {
   cfg.clamp_temp = false;
 }
 
-void ParamStore::save(const std::string& dir, const ModelConfig& cfg) const {
+void ParamStore::save(const std::string& dir, const ModelConfig& cfg, const WholeTensors* whole) const {
   std::vector<float> host(static_cast<size_t>(size_));
   be_.download(host.data(), values(), host.size() * 4);
   SafeTensorsWriter w;
-  for (auto& t : tensors_) w.add(t.name, DType::F32, t.shape, host.data() + t.offset);
+  for (auto& t : tensors_) {
+    auto it = whole ? whole->find(t.name) : WholeTensors::const_iterator();
+    if (whole && it != whole->end()) w.add(t.name, DType::F32, it->second.first, it->second.second.data());
+    else w.add(t.name, DType::F32, t.shape, host.data() + t.offset);
+  }
   w.set_metadata("format", "pt");
   w.write_dir(dir);
   write_file_atomic(path_join(dir, "config.json"), native_config_json(cfg));

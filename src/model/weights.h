@@ -12,6 +12,7 @@
 //                     second arena with the same layout (llm.c style).
 #pragma once
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,8 @@ struct ModelParams {
   Param lm_head;                       // [V, H]; the embedding (and its gradient) when tied
 };
 
+using WholeTensors = std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>;
+
 // One entry of the name table.
 struct TensorDef {
   std::string native, legacy;  // names in each layout (experts: the native stacked name; legacy per expert)
@@ -126,7 +129,9 @@ class ParamStore {
   // own names decide its layout. Afterwards the model is native (linear temperature).
   void load(const Checkpoint& ck, ModelConfig& cfg);
   // Native layout, fp32, plus config.json.
-  void save(const std::string& dir, const ModelConfig& cfg) const;
+  // whole: tensors written with these shapes and values instead of the store's (expert parallelism: the
+  // experts gathered from every rank of the group, so the file holds whole tensors).
+  void save(const std::string& dir, const ModelConfig& cfg, const WholeTensors* whole = nullptr) const;
 
  private:
   Backend& be_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -121,6 +122,30 @@ ShardedOptimizer::ShardedOptimizer(std::vector<ParamRef> params, const OptimConf
 double ShardedOptimizer::reduce_and_clip(double max_norm) {
   if (comm_.size() == 1) return clip_grad_norm(params_, max_norm, be_);
   ZAYA_CHECK(std::isfinite(max_norm) && max_norm > 0, "clip_grad_norm: max_norm must be > 0, got ", max_norm);
+  double ss[1] = {reduce()};
+  comm_.sum(std::span<double>(ss, 1), "gradient norm all-reduce");
+  const double norm = std::sqrt(ss[0]);
+  if (!std::isfinite(norm)) return norm;
+  const double coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0) scale(coef);
+  return norm;
+}
+
+void ShardedOptimizer::scale(double coef) {
+  if (comm_.size() == 1) {
+    for (const ParamRef& p : params_) be_.scale(p.g, float(coef), p.numel());
+    return;
+  }
+  be_.scale(own_g_.data(), float(coef), int64_t(own_g_.size()));
+  be_.scale(rep_g_.data(), float(coef), int64_t(rep_g_.size()));
+}
+
+double ShardedOptimizer::reduce() {
+  if (comm_.size() == 1) {
+    double total = 0;
+    for (const ParamRef& p : params_) total += be_.sum_squares(p.g, p.numel());
+    return total;
+  }
   int64_t at = 0;
   for (auto& p : pieces_) {
     std::memcpy(send_.data() + at, params_[p.param].g + p.offset, size_t(p.count) * 4);
@@ -134,17 +159,9 @@ double ShardedOptimizer::reduce_and_clip(double max_norm) {
   }
   if (!rep_g_.empty())
     comm_.all_reduce(rep_g_.data(), int64_t(rep_g_.size()), CommType::F32, "replicated gradient all-reduce");
-  double ss[1] = {be_.sum_squares(own_g_.data(), int64_t(own_g_.size()))};
-  if (comm_.rank() == 0) ss[0] += be_.sum_squares(rep_g_.data(), int64_t(rep_g_.size()));
-  comm_.sum(std::span<double>(ss, 1), "gradient norm all-reduce");
-  const double norm = std::sqrt(ss[0]);
-  if (!std::isfinite(norm)) return norm;
-  const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) {
-    be_.scale(own_g_.data(), float(coef), int64_t(own_g_.size()));
-    be_.scale(rep_g_.data(), float(coef), int64_t(rep_g_.size()));
-  }
-  return norm;
+  double ss = be_.sum_squares(own_g_.data(), int64_t(own_g_.size()));
+  if (comm_.rank() == 0) ss += be_.sum_squares(rep_g_.data(), int64_t(rep_g_.size()));
+  return ss;
 }
 
 void ShardedOptimizer::step(double lr) {
@@ -195,7 +212,8 @@ std::string ShardedOptimizer::save_shard() const {
     if (replicated && comm_.rank() != 0) continue;  // written once
     const ParamRef& t = params_[p.param];
     for (int b = 0; b < opt_->n_state(k); ++b) {
-      chunks.push_back({{"tensor", t.name}, {"shape", t.shape}, {"offset", p.offset}, {"count", p.count},
+      chunks.push_back({{"tensor", t.name}, {"shape", t.global_shape.empty() ? t.shape : t.global_shape},
+                        {"offset", t.global_offset + p.offset}, {"count", p.count},
                         {"buffer", buffer_name(p.plan.kind, b)}, {"data", data.size()}});
       data.append(reinterpret_cast<const char*>(opt_->state(k, b)), size_t(p.count) * 4);
     }
@@ -211,7 +229,9 @@ std::string ShardedOptimizer::save_shard() const {
   return out;
 }
 
-void ShardedOptimizer::load_shards(const std::vector<std::pair<std::string, std::string>>& files) {
+void ShardedOptimizer::load_shards(const std::vector<std::pair<std::string, std::string>>& files,
+                                   const std::vector<std::string>& others) {
+  const std::set<std::string> skip(others.begin(), others.end());
   struct Chunk {
     const std::string* file;
     int64_t offset, count;
@@ -237,14 +257,19 @@ void ShardedOptimizer::load_shards(const std::vector<std::pair<std::string, std:
       const size_t base = 8 + size_t(hl);
       for (auto& c : h.at("chunks")) {
         const std::string tensor = c.at("tensor").get<std::string>(), buffer = c.at("buffer").get<std::string>();
+        if (skip.count(tensor)) continue;
         auto it = by_name.find(tensor);
         ZAYA_CHECK(it != by_name.end(), path, ": tensor '", tensor, "' is not in this model");
-        ZAYA_CHECK(c.at("shape").get<std::vector<int64_t>>() == it->second->shape, path, ": tensor '", tensor,
+        const std::vector<int64_t>& whole = it->second->global_shape.empty() ? it->second->shape
+                                                                              : it->second->global_shape;
+        ZAYA_CHECK(c.at("shape").get<std::vector<int64_t>>() == whole, path, ": tensor '", tensor,
                    "' has another shape in the checkpoint");
+        int64_t whole_n = 1;
+        for (int64_t x : whole) whole_n *= x;
         const int64_t off = c.at("offset").get<int64_t>(), cnt = c.at("count").get<int64_t>();
         const uint64_t d = c.at("data").get<uint64_t>();
-        ZAYA_CHECK(off >= 0 && cnt > 0 && off + cnt <= it->second->numel(), path, ": tensor '", tensor, "' chunk [",
-                   off, ", +", cnt, ") is outside the tensor");
+        ZAYA_CHECK(off >= 0 && cnt > 0 && cnt <= whole_n && off <= whole_n - cnt, path, ": tensor '", tensor,
+                   "' chunk [", off, ", +", cnt, ") is outside the tensor");
         ZAYA_CHECK(d <= bytes.size() - base && uint64_t(cnt) * 4 <= bytes.size() - base - d, path, ": tensor '",
                    tensor, "' chunk data lies outside the file");
         index[{tensor, buffer}].push_back({&path, off, cnt, bytes.data() + base + d});
@@ -266,17 +291,18 @@ void ShardedOptimizer::load_shards(const std::vector<std::pair<std::string, std:
     for (size_t k = 0; k < local_.size(); ++k) {
       const Piece& p = *local_[k];
       const ParamRef& t = params_[p.param];
+      const int64_t g0 = t.global_offset + p.offset;  // the piece in the whole tensor's coordinates
       for (int b = 0; b < opt_->n_state(k); ++b) {
         const char* bn = buffer_name(p.plan.kind, b);
         int64_t covered = 0;
         auto it = index.find({t.name, bn});
         if (it != index.end())
           for (const Chunk& c : it->second) {
-            const int64_t lo = std::max(c.offset, p.offset), hi = std::min(c.offset + c.count, p.offset + p.count);
+            const int64_t lo = std::max(c.offset, g0), hi = std::min(c.offset + c.count, g0 + p.count);
             if (hi <= lo) continue;
             covered += hi - lo;
             if (pass == 1)
-              std::memcpy(opt_->state(k, b) + (lo - p.offset), c.data + (lo - c.offset) * 4, size_t(hi - lo) * 4);
+              std::memcpy(opt_->state(k, b) + (lo - g0), c.data + (lo - c.offset) * 4, size_t(hi - lo) * 4);
           }
         ZAYA_CHECK(covered == p.count, "optimizer state: elements [", p.offset, ", ", p.offset + p.count, ") of '",
                    t.name, "' (", bn, ") are not each covered once: the checkpoint holds ", covered, " of these ", p.count, " elements (",

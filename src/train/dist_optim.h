@@ -40,13 +40,21 @@ class ShardedOptimizer {
   // Sums the gradients over the ranks, clips them to max_norm by the global norm and returns that norm
   // (before clipping; the same on every rank). Non-finite: returned without clipping.
   double reduce_and_clip(double max_norm);
+  // The same in parts, for several optimizers over different groups (dense parameters over the world,
+  // experts over the expert-data-parallel group) sharing one norm: reduce() sums the gradients and
+  // returns this rank's share of Σg² (what it owns, plus the replicated tensors on the group's rank 0);
+  // the caller sums the shares over the world, and scale() multiplies the reduced gradients.
+  double reduce();
+  void scale(double coef);
   // The update at learning rate lr, then the parameter all-gather. Call only after reduce_and_clip.
   void step(double lr);
   int64_t steps() const { return opt_->steps(); }
 
   // This rank's shard (format above); load_shards reads all shards of a checkpoint (any world size).
   std::string save_shard() const;
-  void load_shards(const std::vector<std::pair<std::string, std::string>>& files);  // (path, bytes)
+  // (path, bytes); chunks of tensors in `others` (another optimizer's) are passed over.
+  void load_shards(const std::vector<std::pair<std::string, std::string>>& files,
+                   const std::vector<std::string>& others = {});
   // Single-process checkpoints written before sharding (state/optimizer.bin): only on one rank.
   void load_legacy(const std::string& bytes, const std::string& what);
 

@@ -31,6 +31,10 @@ struct ParamRef {
   float* w = nullptr;
   float* g = nullptr;
   std::vector<int64_t> shape;
+  // Where this tensor sits in the whole one, for checkpoints in global coordinates (expert parallelism:
+  // a rank's experts are a slice of the stacked tensor). Empty: the tensor is whole.
+  std::vector<int64_t> global_shape;
+  int64_t global_offset = 0;
   int64_t numel() const;
 };
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -92,8 +93,7 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
   const bool quiet = opt.quiet || !lead;
   const int nthreads = threads_per_rank(rc.threads);
   if (nthreads > 0) omp_set_num_threads(nthreads);
-  ZAYA_CHECK(rc.parallel.ep == 1, rc.source, ": [parallel] ep = ", rc.parallel.ep,
-             ": expert parallelism is not implemented yet; this zaya trains data-parallel only (ep = 1)");
+  const int EP = rc.parallel.ep;
   auto backend = make_backend(opt.backend.empty() ? rc.backend : opt.backend);
   Backend& be = *backend;
   if (nthreads > 0) be.set_threads(nthreads);
@@ -106,6 +106,20 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
                mc.max_position_embeddings, ")");
     ZAYA_CHECK(p.batch >= W, rc.source, ": phase '", p.name, "' has a global batch of ", p.batch,
                " sequences, fewer than the ", W, " ranks");
+  }
+  // Expert parallelism: groups of EP consecutive ranks share the experts of every MoE layer (rank r holds
+  // experts [(r mod EP)·E/EP, ...)); ranks with the same position in their group (the expert-data-
+  // parallel group) hold the same experts and sum their gradients.
+  std::unique_ptr<Comm> ep_comm, edp_comm;
+  if (EP > 1) {
+    ZAYA_CHECK(W % EP == 0, rc.source, ": [parallel] ep = ", EP, " does not divide the ", W, " ranks");
+    ZAYA_CHECK(mc.n_experts % EP == 0, rc.source, ": [parallel] ep = ", EP, " does not divide the model's ",
+               mc.n_experts, " experts");
+    ep_comm = comm.split(R / EP, R);
+    edp_comm = comm.split(R % EP, R);
+    mc.expert_count = mc.n_experts / EP;
+    mc.expert_first = (R % EP) * mc.expert_count;
+    mc.ep = ep_comm.get();
   }
   auto model_ptr = Model::create(mc, be);
   Model& model = *model_ptr;
@@ -123,16 +137,35 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
   ZAYA_CHECK(data.vocab_size() <= mc.vocab_size, rc.source, ": the data's vocabulary (", data.vocab_size(),
              ") is larger than the model's (", mc.vocab_size, ")");
 
-  std::vector<ParamRef> params;
-  for (auto& t : model.tensors())
-    if (t.trainable) params.push_back({t.name, model.param(t.name), model.grad(t.name), t.shape});
-  ShardedOptimizer optim(params, rc.optim, be, comm, rc.parallel.zero);
+  std::vector<ParamRef> params, dense, experts;
+  std::vector<std::string> dense_names, expert_names;
+  for (auto& t : model.tensors()) {
+    if (!t.trainable) continue;
+    ParamRef p{t.name, model.param(t.name), model.grad(t.name), t.shape};
+    params.push_back(p);
+    if (EP > 1 && t.name.find("mlp.experts.") != std::string::npos) {
+      p.global_shape = t.shape;
+      p.global_shape[0] = mc.n_experts;
+      p.global_offset = int64_t(mc.expert_first) * (t.numel / t.shape[0]);
+      experts.push_back(p);
+      expert_names.push_back(t.name);
+    } else {
+      dense.push_back(p);
+      dense_names.push_back(t.name);
+    }
+  }
+  ShardedOptimizer optim(dense, rc.optim, be, comm, rc.parallel.zero);
+  std::unique_ptr<ShardedOptimizer> expert_optim;
+  if (EP > 1) expert_optim = std::make_unique<ShardedOptimizer>(experts, rc.optim, be, *edp_comm, rc.parallel.zero);
   if (!quiet)
     std::fprintf(stderr, "%s\nbackend %s\n%s", mc.summary().c_str(), be.describe().c_str(),
                  describe_plans(params).c_str());
   if (!quiet && W > 1)
     std::fprintf(stderr, "data parallel over %d ranks (%s), %d threads each; %s\n", W, comm.kind().c_str(),
                  omp_get_max_threads(), optim.describe().c_str());
+  if (!quiet && EP > 1)
+    std::fprintf(stderr, "expert parallel: groups of %d ranks, %d experts per rank; experts' optimizer: %s\n", EP,
+                 mc.expert_count, expert_optim->describe().c_str());
   Balancer balancer(mc.n_pairs, mc.n_experts, mc.use_skip_slot, rc.balance);
   std::vector<float*> betas;
   for (int j = 0; j < mc.n_pairs; ++j)
@@ -151,9 +184,14 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     std::vector<std::pair<std::string, std::string>> shards;
     for (auto& [k, v] : blobs)
       if (k.rfind("optim-rank-", 0) == 0) shards.emplace_back(dir + "/state/" + k + ".bin", v);
-    if (!shards.empty()) optim.load_shards(shards);
-    else if (blobs.count("optimizer")) optim.load_legacy(blobs["optimizer"], dir + "/state/optimizer.bin");
-    else throw_error(dir, ": the checkpoint has no optimizer state (state/optim-rank-*.bin)");
+    if (!shards.empty()) {
+      optim.load_shards(shards, expert_names);
+      if (expert_optim) expert_optim->load_shards(shards, dense_names);
+    } else if (blobs.count("optimizer") && !expert_optim) {
+      optim.load_legacy(blobs["optimizer"], dir + "/state/optimizer.bin");
+    } else {
+      throw_error(dir, ": the checkpoint has no optimizer state (state/optim-rank-*.bin)");
+    }
     balancer.load_state(blobs["balance"], dir + "/state/balance.bin");
     if (!keep_data) data.load_state(blobs["data"], dir + "/state/data.bin");
     json ts = json::parse(blobs["trainer"]);
@@ -212,8 +250,19 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     comm.barrier("checkpoint begin");
     const std::string tmp = ckpts.dir_of(at, true);
     write_file_atomic(path_join(tmp, "state/" + rank_file(R) + ".bin"), optim.save_shard());
+    WholeTensors whole;  // expert parallelism: every expert tensor gathered whole (its group's ranks in order)
+    if (expert_optim) {
+      write_file_atomic(path_join(tmp, "state/" + rank_file(R) + "-experts.bin"), expert_optim->save_shard());
+      for (const ParamRef& p : experts) {
+        auto& [shape, v] = whole[p.name];
+        shape = p.global_shape;
+        v.resize(size_t(p.numel() * EP));
+        std::vector<int64_t> counts(size_t(EP), p.numel());
+        ep_comm->all_gather(p.w, v.data(), counts, CommType::F32, "expert weights all-gather");
+      }
+    }
     if (lead) {
-      model.save(tmp);
+      model.save(tmp, expert_optim ? &whole : nullptr);
       if (!rc.tokenizer.empty()) write_file_atomic(path_join(tmp, "tokenizer.json"), read_file(rc.tokenizer));
       json ts = {{"step", at}, {"tokens", tokens}, {"seed", rc.seed}, {"world", W}, {"zero", rc.parallel.zero}};
       write_file_atomic(path_join(tmp, "state/balance.bin"), balancer.save_state());
@@ -319,7 +368,19 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     const bool stop = red[1] > 0;
     std::copy(red.begin() + 2, red.end(), totals.v.begin());
     if (injected("loss-spike", step + 1)) loss *= 1000;
-    const double gnorm = optim.reduce_and_clip(rc.grad_clip);
+    double gnorm;
+    if (expert_optim) {  // one norm over the dense and the expert gradients
+      double ss[1] = {optim.reduce() + expert_optim->reduce()};
+      comm.sum(std::span<double>(ss, 1), "gradient norm all-reduce");
+      gnorm = std::sqrt(ss[0]);
+      const double coef = rc.grad_clip / (gnorm + 1e-6);
+      if (std::isfinite(gnorm) && coef < 1.0) {
+        optim.scale(coef);
+        expert_optim->scale(coef);
+      }
+    } else {
+      gnorm = optim.reduce_and_clip(rc.grad_clip);
+    }
     const double lr = lr_at(rc.schedule, rc.optim.lr, step);
     const bool finite = std::isfinite(gnorm) && std::isfinite(loss);
     const double z = finite ? guard.zscore(loss) : 0;
@@ -329,6 +390,7 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     else if (spike) why = "loss spike (z = " + std::to_string(z) + ")";
     if (why.empty()) {
       optim.step(lr);
+      if (expert_optim) expert_optim->step(lr);
       guard.accept(loss);
       consecutive_skips = 0;
     } else {
@@ -377,10 +439,14 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
           for (int64_t i = 0; i < B * L; ++i)
             if (targets[size_t(i)] < 0) targets[size_t(i)] = -100;
           const auto [v0, v1] = my_rows(got, R, W);
-          if (v1 <= v0) continue;
-          const double mean = model.step(ids.data() + v0 * L, targets.data() + v0 * L, v1 - v0, L, false,
-                                         doc_starts(v0, v1 - v0));
-          if (model.last_target_count() > 0) {
+          if (v1 <= v0 && EP == 1) continue;
+          // With expert parallelism every rank runs the forward (its all-to-alls); one with no rows of
+          // this batch runs a padding row and discards it.
+          const bool pad = v1 <= v0;
+          const int64_t r0 = pad ? 0 : v0, nr = pad ? 1 : v1 - v0;
+          const double mean = model.step(ids.data() + r0 * L, targets.data() + r0 * L, nr, L, false,
+                                         doc_starts(r0, nr));
+          if (!pad && model.last_target_count() > 0) {
             vs[0] += mean * double(model.last_target_count());
             vs[1] += double(model.last_target_count());
           }
