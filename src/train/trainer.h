@@ -2,7 +2,8 @@
 // data weights), Muon/AdamW with a schedule and clipping, aux-loss-free balancing, metrics in JSONL,
 // periodic validation, crash-safe checkpoints with bit-exact resume, SIGINT/SIGTERM → checkpoint + exit.
 // Under mpirun/srun (issue 7) every rank runs this loop over its share of each global batch: data
-// parallelism with distributed Muon and optional ZeRO-1 (train/dist_optim.h), reduced statistics, a
+// parallelism with distributed Muon and optional ZeRO-1 (train/dist_optim.h), expert parallelism
+// (experts sharded over groups of [parallel] ep ranks, all-to-all dispatch in model/moe.cpp), reduced statistics, a
 // watchdog on every collective and phase (dist/watchdog.h), sharded reshapeable optimizer state.
 #pragma once
 #include <cstdint>
