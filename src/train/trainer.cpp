@@ -189,6 +189,9 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
       if (expert_optim) expert_optim->load_shards(shards, dense_names);
     } else if (blobs.count("optimizer") && !expert_optim) {
       optim.load_legacy(blobs["optimizer"], dir + "/state/optimizer.bin");
+    } else if (blobs.count("optimizer")) {
+      throw_error(dir, ": state/optimizer.bin (written before sharded checkpoints) cannot be resumed with ep > 1; "
+                  "resume it once with ep = 1, which writes sharded state");
     } else {
       throw_error(dir, ": the checkpoint has no optimizer state (state/optim-rank-*.bin)");
     }
