@@ -52,16 +52,7 @@ const Env& env() {
     fs::remove_all(x.dir);
     fs::create_directories(x.dir);
     cleanup.dir = x.dir;
-    std::string cmd = std::string(ZAYA_BINARY) + " data --tokenizer " +
-                      test::src_path("tests/data/tokenizer/bytelevel/tokenizer.json") + " --input " +
-                      test::src_path("tests/data/tokenizer/corpus.jsonl") + " --out " + x.dir +
-                      "/data --name corpus --val-fraction 0.05 > /dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) x.error = "zaya data failed: " + cmd;
-    write_file_atomic(x.dir + "/model.json", R"({"model_type": "zaya", "vocab_size": 4096, "hidden_size": 32,
-      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
-      "num_experts": 4, "moe_intermediate_size": 32, "router_hidden_size": 16,
-      "layer_types": ["hybrid", "hybrid"], "rope_parameters": {"hybrid": {"rope_type": "default",
-      "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}, "eos_token_id": 1, "max_position_embeddings": 512})");
+    x.error = test::make_tiny_training_inputs(x.dir);
     return x;
   }();
   return e;

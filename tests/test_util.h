@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fileutil.h"
 #include "io/safetensors.h"
 
 namespace zaya::test {
@@ -114,6 +115,23 @@ inline void expect_clean_error(const RunResult& r, const std::vector<std::string
   EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
   for (auto& s : needles) EXPECT_NE(r.out.find(s), std::string::npos) << "missing '" << s << "' in: " << r.out;
+}
+
+// The inputs of the trainer tests, in dir: the test corpus tokenized by `zaya data` (dir/data/corpus.json,
+// byte-level BPE 4096, 5 % held out) and a tiny model config (dir/model.json: hidden 32, 2 pairs, 4 experts).
+// Returns "" or what failed.
+inline std::string make_tiny_training_inputs(const std::string& dir) {
+  std::string cmd = std::string(ZAYA_BINARY) + " data --tokenizer " +
+                    src_path("tests/data/tokenizer/bytelevel/tokenizer.json") + " --input " +
+                    src_path("tests/data/tokenizer/corpus.jsonl") + " --out " + dir +
+                    "/data --name corpus --val-fraction 0.05 > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return "zaya data failed: " + cmd;
+  write_file_atomic(dir + "/model.json", R"({"model_type": "zaya", "vocab_size": 4096, "hidden_size": 32,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+    "num_experts": 4, "moe_intermediate_size": 32, "router_hidden_size": 16,
+    "layer_types": ["hybrid", "hybrid"], "rope_parameters": {"hybrid": {"rope_type": "default",
+    "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}, "eos_token_id": 1, "max_position_embeddings": 512})");
+  return "";
 }
 
 }  // namespace zaya::test
