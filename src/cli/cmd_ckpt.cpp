@@ -37,9 +37,7 @@ void reshape(const ReshapeArgs& a) {
   for (auto& t : model->tensors())
     if (t.trainable) params.push_back({t.name, model->param(t.name), model->grad(t.name), t.shape});
   auto blobs = CheckpointManager::read_blobs(a.from);
-  std::vector<std::pair<std::string, std::string>> shards;
-  for (auto& [k, v] : blobs)
-    if (k.rfind("optim-rank-", 0) == 0) shards.emplace_back(a.from + "/state/" + k + ".bin", v);
+  const auto shards = optim_shards(blobs, a.from);
   ZAYA_CHECK(!shards.empty() || blobs.count("optimizer"), a.from, ": the checkpoint has no optimizer state");
   CheckpointManager out(a.to, 1000000);
   ZAYA_CHECK(!fs::exists(out.dir_of(step)), out.dir_of(step), ": already exists");
@@ -59,9 +57,7 @@ void reshape(const ReshapeArgs& a) {
     ShardedOptimizer so(params, OptimConfig{}, reference_backend(), *lc, a.zero);
     if (!shards.empty()) so.load_shards(shards);
     else so.load_legacy(blobs["optimizer"], a.from + "/state/optimizer.bin");
-    char f[48];
-    std::snprintf(f, sizeof f, "state/optim-rank-%05d.bin", r);
-    write_file_atomic(path_join(tmp, f), so.save_shard());
+    write_file_atomic(path_join(tmp, "state/" + optim_shard_name(r) + ".bin"), so.save_shard());
     std::fprintf(stderr, "%s\n", so.describe().c_str());
   }
   const std::string dir = out.commit(step);

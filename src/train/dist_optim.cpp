@@ -1,6 +1,7 @@
 #include "train/dist_optim.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -20,6 +21,20 @@ const char* const kAdamBuffers[] = {"exp_avg", "exp_avg_sq"};
 const char* buffer_name(OptKind k, int b) { return k == OptKind::Muon ? kMuonBuffers[b] : kAdamBuffers[b]; }
 
 }  // namespace
+
+std::string optim_shard_name(int rank, const std::string& suffix) {
+  char b[40];
+  std::snprintf(b, sizeof b, "optim-rank-%05d", rank);
+  return b + suffix;
+}
+
+std::vector<std::pair<std::string, std::string>> optim_shards(const std::map<std::string, std::string>& blobs,
+                                                              const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [k, v] : blobs)
+    if (k.rfind("optim-rank-", 0) == 0) out.emplace_back(dir + "/state/" + k + ".bin", v);
+  return out;
+}
 
 ShardedOptimizer::ShardedOptimizer(std::vector<ParamRef> params, const OptimConfig& cfg, Backend& be, Comm& comm,
                                    int zero)
@@ -184,19 +199,18 @@ void ShardedOptimizer::step(double lr) {
 
 std::string ShardedOptimizer::describe() const {
   const int me = comm_.rank();
-  int64_t muon = 0, muon_all = 0, adam = 0, nm = 0, nm_all = 0;
+  int64_t muon = 0, adam = 0, nm = 0, nm_all = 0;
   for (size_t k = 0; k < local_.size(); ++k) {
     const Piece& p = *local_[k];
     if (p.plan.kind == OptKind::Muon) muon += p.count, ++nm;
     else adam += p.count;
   }
   for (auto& p : pieces_)
-    if (p.plan.kind == OptKind::Muon) muon_all += p.count, ++nm_all;
+    nm_all += p.plan.kind == OptKind::Muon;
   char b[256];
   std::snprintf(b, sizeof b, "rank %d of %d: Muon %lld of %lld matrices (%lld elements), AdamW %lld elements (%s)", me,
                 comm_.size(), (long long)nm, (long long)nm_all, (long long)muon, (long long)adam,
                 comm_.size() == 1 ? "one process" : zero_ ? "ZeRO-1 slice" : "replicated");
-  (void)muon_all;
   return b;
 }
 

@@ -23,6 +23,7 @@
 // checkpoint resumes on any number of ranks (reshape), and checks that every owned element is covered.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@
 #include "train/optim.h"
 
 namespace zaya {
+
+// The shard blob names of a checkpoint's state/ (CheckpointManager::read_blobs keys): "optim-rank-NNNNN"
+// (+ suffix, e.g. "-experts"), and the (path, bytes) of every shard among a checkpoint's blobs.
+std::string optim_shard_name(int rank, const std::string& suffix = "");
+std::vector<std::pair<std::string, std::string>> optim_shards(const std::map<std::string, std::string>& blobs,
+                                                              const std::string& dir);
 
 class ShardedOptimizer {
  public:

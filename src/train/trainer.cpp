@@ -37,12 +37,6 @@ using json = nlohmann::json;
 namespace {
 std::atomic<bool> g_stop{false};
 
-std::string rank_file(int r) {
-  char b[40];
-  std::snprintf(b, sizeof b, "optim-rank-%05d", r);
-  return b;
-}
-
 // Threads per rank: [run] threads, else the cores shared among the ranks of this node.
 int threads_per_rank(int configured) {
   if (configured > 0) return configured;
@@ -181,9 +175,7 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     auto blobs = CheckpointManager::read_blobs(dir);
     for (const char* k : {"balance", "data", "trainer"})
       ZAYA_CHECK(blobs.count(k), dir, ": state/", k, ".bin is missing");
-    std::vector<std::pair<std::string, std::string>> shards;
-    for (auto& [k, v] : blobs)
-      if (k.rfind("optim-rank-", 0) == 0) shards.emplace_back(dir + "/state/" + k + ".bin", v);
+    const auto shards = optim_shards(blobs, dir);
     if (!shards.empty()) {
       optim.load_shards(shards, expert_names);
       if (expert_optim) expert_optim->load_shards(shards, dense_names);
@@ -252,10 +244,10 @@ TrainResult run(const RunConfig& rc, const TrainOptions& opt, Comm& comm) {
     if (lead) ckpts.begin(at);
     comm.barrier("checkpoint begin");
     const std::string tmp = ckpts.dir_of(at, true);
-    write_file_atomic(path_join(tmp, "state/" + rank_file(R) + ".bin"), optim.save_shard());
+    write_file_atomic(path_join(tmp, "state/" + optim_shard_name(R) + ".bin"), optim.save_shard());
     WholeTensors whole;  // expert parallelism: every expert tensor gathered whole (its group's ranks in order)
     if (expert_optim) {
-      write_file_atomic(path_join(tmp, "state/" + rank_file(R) + "-experts.bin"), expert_optim->save_shard());
+      write_file_atomic(path_join(tmp, "state/" + optim_shard_name(R, "-experts") + ".bin"), expert_optim->save_shard());
       for (const ParamRef& p : experts) {
         auto& [shape, v] = whole[p.name];
         shape = p.global_shape;
