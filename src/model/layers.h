@@ -69,7 +69,7 @@ struct PairGrads {
   float *dM, *dr1, *dy2, *deo, *dact, *dgu, *dxe, *dp, *dlog, *dg2, *dg2pre, *dg1, *dg1pre, *dz, *da, *carry;
   float *dA, *datt, *dqk, *dqkpre, *du, *dv, *dvcd, *dy1;
   bool carry_valid = false;  // `carry` holds d loss / d a of the previous pair (through the EDA term)
-  std::vector<float> ep_a, ep_b, ep_c;  // expert parallelism: [R, H], [R, I], [R, 2I] gradient scratch
+  std::vector<float> ep_a, ep_b, ep_c, ep_d;  // expert parallelism: [R, H], [R, I], [R, 2I], [R, H] scratch
 };
 
 // The sequences of one forward call and, in decode, their states.

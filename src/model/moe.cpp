@@ -83,19 +83,20 @@ void expert_parallel_backward(Backend& be, const ModelConfig& c, const MoEParams
   g.ep_a.resize(size_t(std::max<int64_t>(R, a.Ne) * H + 1));
   g.ep_b.resize(size_t(R * I + 1));
   g.ep_c.resize(size_t(R * 2 * I + 1));
-  std::vector<float> rows(size_t(R * H + 1));
-  ep.all_to_all(g.deo, times(d.send, H), rows.data(), times(d.recv, H), CommType::F32,
+  g.ep_d.resize(size_t(R * H + 1));
+  float* rows = g.ep_d.data();
+  ep.all_to_all(g.deo, times(d.send, H), rows, times(d.recv, H), CommType::F32,
                 "expert gradient dispatch all-to-all");
-  be.gather_rows(g.ep_a.data(), rows.data(), d.idx.data(), R, H);  // deo, expert-major
+  be.gather_rows(g.ep_a.data(), rows, d.idx.data(), R, H);  // deo, expert-major
   be.zero(g.ep_b.data(), size_t(R * I) * 4);
   be.grouped_linear_backward(g.ep_b.data(), w.down_e.g, g.ep_a.data(), d.act.data(), w.down_e.w.data(), d.loff.data(),
                              El);
   be.zero(g.ep_c.data(), size_t(R * 2 * I) * 4);
   be.swiglu_backward(g.ep_c.data(), g.ep_b.data(), d.gu.data(), R, I);
-  be.zero(rows.data(), size_t(R * H) * 4);
-  be.grouped_linear_backward(rows.data(), w.gate_up.g, g.ep_c.data(), d.xl.data(), w.gate_up.w.data(), d.loff.data(),
+  be.zero(rows, size_t(R * H) * 4);
+  be.grouped_linear_backward(rows, w.gate_up.g, g.ep_c.data(), d.xl.data(), w.gate_up.w.data(), d.loff.data(),
                              El);
-  be.gather_rows(g.ep_a.data(), rows.data(), d.inv.data(), R, H);  // dxe of the received rows, source-major
+  be.gather_rows(g.ep_a.data(), rows, d.inv.data(), R, H);  // dxe of the received rows, source-major
   ep.all_to_all(g.ep_a.data(), times(d.recv, H), g.dxe, times(d.send, H), CommType::F32,
                 "expert gradient combine all-to-all");
 }
