@@ -2,7 +2,7 @@
 # Installs the Debian packages zaya needs to build and test (only those missing).
 set -euo pipefail
 PKGS=(cmake ninja-build g++ libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-      libbenchmark-dev libxxhash-dev libtomlplusplus-dev openmpi-bin libopenmpi-dev)
+      libbenchmark-dev libxxhash-dev libtomlplusplus-dev openmpi-bin libopenmpi-dev libcpp-httplib-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -134,4 +134,17 @@ inline std::string make_tiny_training_inputs(const std::string& dir) {
   return "";
 }
 
+// A tiny served model in dir: configs/zaya1-tiny.json (Gemma 3 vocabulary, 4 pairs) with every
+// parameter randomized (--init perturbed, so outputs are not near-uniform), bf16, and the Gemma 3
+// tokenizer.json + tokenizer_config.json (its chat template) beside it. Returns "" or what failed.
+inline std::string make_tiny_serving_model(const std::string& dir, uint64_t seed = 1) {
+  const std::string gemma = std::string(ZAYA_SOURCE_DIR) + "/../shared/data/gemma3/";
+  std::string cmd = std::string(ZAYA_BINARY) + " mkckpt --config " + src_path("configs/zaya1-tiny.json") +
+                    " --out " + dir + " --init perturbed --seed " + std::to_string(seed) + " --tokenizer " + gemma +
+                    "tokenizer.json > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return "zaya mkckpt failed: " + cmd;
+  write_file_atomic(dir + "/tokenizer_config.json", read_file(gemma + "tokenizer_config.json"));
+  return "";
+}
+
 }  // namespace zaya::test
