@@ -64,11 +64,12 @@ const Env& env() {
     ASSERT_TRUE(env().error.empty()) << env().error;                                                          \
   } while (0)
 
-// run.toml: 30 steps of 8 × 32 (global batch), checkpoints every 5, validation every 10.
+// run.toml: 30 steps of 8 × 32 (global batch), checkpoints every 5, validation every 10, on the fp32
+// reference backend (the default is cpu-bf16 where AMX makes it faster; the 1e-4 bounds are fp32's).
 std::string toml(const std::string& name, const std::string& extra = "", int64_t tokens = 7680) {
   const std::string r = env().dir, d = r + "/" + name;
   fs::remove_all(d);
-  std::string t = "[run]\ndir = \"" + d + "\"\nseed = 7\nthreads = 1\n[model]\nconfig = \"" + r +
+  std::string t = "[run]\ndir = \"" + d + "\"\nseed = 7\nthreads = 1\nbackend = \"cpu-f32\"\n[model]\nconfig = \"" + r +
                   "/model.json\"\n[data]\ndatasets = { corpus = \"" + r + "/data/corpus.json\" }\n[optim]\nlr = 0.01\n"
                   "[schedule]\nwarmup = 3\n[[phase]]\nname = \"a\"\ntokens = " + std::to_string(tokens) +
                   "\nseq_len = 32\nbatch = 8\n[checkpoint]\nevery = 5\nkeep_last = 50\n[eval]\nevery = 10\nbatches = 2\n" +

@@ -207,9 +207,16 @@ void bf16_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     beta = 1.0f;
   }
   Bf16Key key{M, N, K, ta ? 1 : lda, ta ? lda : 1, tb ? 1 : ldb, tb ? ldb : 1, ldc, beta != 0.0f, alpha};
+  // One primitive per shape, executed concurrently from the batch loops' threads: a primitive's
+  // library-managed scratchpad is shared by its executions, so each call passes its own thread's
+  // scratchpad (scratchpad_mode::user) and a primitive is never a data race.
+  struct Entry {
+    matmul prim;
+    memory::desc scratch;
+  };
   static std::mutex mu;
-  static std::map<Bf16Key, matmul> cache;
-  matmul prim;
+  static std::map<Bf16Key, Entry> cache;
+  Entry e;
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = cache.find(key);
@@ -219,6 +226,7 @@ void bf16_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
       memory::desc bd({K, N}, memory::data_type::bf16, {key.sb0, key.sb1});
       memory::desc cd({M, N}, memory::data_type::f32, {ldc, 1});
       primitive_attr attr;
+      attr.set_scratchpad_mode(scratchpad_mode::user);
       if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
       if (key.beta_mode) {
         post_ops po;
@@ -226,16 +234,19 @@ void bf16_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
         attr.set_post_ops(po);
       }
       matmul::primitive_desc pd(matmul::desc(ad, bd, cd), attr, engine());
-      it = cache.emplace(key, matmul(pd)).first;
+      it = cache.emplace(key, Entry{matmul(pd), pd.scratchpad_desc()}).first;
     }
-    prim = it->second;
+    e = it->second;
   }
   memory::desc ad({M, K}, memory::data_type::bf16, {key.sa0, key.sa1});
   memory::desc bd({K, N}, memory::data_type::bf16, {key.sb0, key.sb1});
   memory::desc cd({M, N}, memory::data_type::f32, {ldc, 1});
   memory am(ad, engine(), const_cast<uint16_t*>(A)), bm(bd, engine(), const_cast<uint16_t*>(B)), cm(cd, engine(), C);
+  thread_local std::vector<uint8_t> pad;
+  if (pad.size() < e.scratch.get_size()) pad.resize(e.scratch.get_size());
+  memory sm(e.scratch, engine(), pad.data());
   stream s(engine());
-  prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  e.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
   s.wait();
 }
 }  // namespace
