@@ -20,6 +20,7 @@ void register_grad(CLI::App& app);
 void register_supervise(CLI::App& app);
 void register_ckpt(CLI::App& app);
 void register_size(CLI::App& app);
+void register_eval(CLI::App& app);  // cmd_eval.cpp
 void register_bench_comm(CLI::App* bench);  // zaya bench comm
 void register_bench_gemm(CLI::App* bench);  // zaya bench gemm
 
