@@ -1,6 +1,8 @@
 // The continuous-batching engine (engine.h; docs/serving.md "Continuous batching").
 #include "infer/engine.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -102,6 +104,8 @@ struct Engine::Slot {
   bool prefilling() const { return consumed < req->params_.prompt.size(); }
 };
 
+static size_t request_bytes(const Model& m, int64_t tokens);
+
 Engine::Engine(const Model& model, const EngineOptions& opt) : model_(model), opt_(opt) {
   const ModelConfig& c = model.config();
   ZAYA_CHECK(opt_.slots >= 1, "engine: --slots must be at least 1");
@@ -110,6 +114,8 @@ Engine::Engine(const Model& model, const EngineOptions& opt) : model_(model), op
   ZAYA_CHECK(c.max_position_embeddings <= 0 || ctx_ <= c.max_position_embeddings, "engine: --ctx ", ctx_,
              " is more than the model's max_position_embeddings (", c.max_position_embeddings, ")");
   if (opt_.kv_budget_gib > 0) budget_bytes_ = size_t(opt_.kv_budget_gib * double(1ull << 30));
+  // The usage gauge's denominator: the budget, or without one every slot holding a full context.
+  usage_denom_ = budget_bytes_ ? budget_bytes_ : size_t(opt_.slots) * request_bytes(model_, ctx_);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -180,6 +186,7 @@ std::shared_ptr<Request> Engine::submit(RequestParams p) {
 }
 
 void Engine::loop() {
+  if (opt_.threads > 0) omp_set_num_threads(opt_.threads);  // an ICV of this thread, not inherited
   std::vector<std::unique_ptr<Slot>> running;
   size_t held = 0;
   auto finish = [&](Slot& s, FinishReason why, const std::string& err = {}) {
@@ -196,8 +203,6 @@ void Engine::loop() {
     ev.error = err;
     s.req->push(std::move(ev));
     if (on_finish_) on_finish_(t, why);
-    std::lock_guard<std::mutex> lk(mu_);
-    (why == FinishReason::Cancelled ? stats_.requests_cancelled : stats_.requests_finished)++;
   };
   try {
     while (true) {
@@ -232,26 +237,38 @@ void Engine::loop() {
         }
         stats_.running = int64_t(running.size());
         stats_.kv_bytes = held;
-        stats_.kv_usage = budget_bytes_ ? double(held) / double(budget_bytes_) : 0.0;
+        stats_.kv_usage = usage_denom_ ? double(held) / double(usage_denom_) : 0.0;
       }
       for (auto& r : dropped) {
         EngineEvent ev;
         ev.kind = EngineEvent::Done;
         ev.finish = FinishReason::Cancelled;
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          stats_.requests_cancelled++;
+        }
         r->push(std::move(ev));
-        std::lock_guard<std::mutex> lk(mu_);
-        stats_.requests_cancelled++;
       }
       // Cancelled slots leave before the step, finished ones after it.
+      // The stats count a request as finished (and its slot as free) before its Done event is
+      // published, so a client that has seen Done reads stats that include it.
       auto retire = [&] {
+        std::vector<std::unique_ptr<Slot>> done;
         for (auto& s : running)
           if (s->fin != FinishReason::None) {
-            finish(*s, s->fin);
             held -= s->reserved;
+            done.push_back(std::move(s));
           }
-        running.erase(std::remove_if(running.begin(), running.end(),
-                                     [](const std::unique_ptr<Slot>& s) { return s->fin != FinishReason::None; }),
-                      running.end());
+        running.erase(std::remove(running.begin(), running.end(), nullptr), running.end());
+        if (done.empty()) return;
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          for (auto& s : done) (s->fin == FinishReason::Cancelled ? stats_.requests_cancelled : stats_.requests_finished)++;
+          stats_.running = int64_t(running.size());
+          stats_.kv_bytes = held;
+          stats_.kv_usage = usage_denom_ ? double(held) / double(usage_denom_) : 0.0;
+        }
+        for (auto& s : done) finish(*s, s->fin);
       };
       for (auto& s : running)
         if (s->req->cancelled()) s->fin = FinishReason::Cancelled;
@@ -262,7 +279,7 @@ void Engine::loop() {
       stats_.steps++;
       stats_.running = int64_t(running.size());
       stats_.kv_bytes = held;
-      stats_.kv_usage = budget_bytes_ ? double(held) / double(budget_bytes_) : 0.0;
+      stats_.kv_usage = usage_denom_ ? double(held) / double(usage_denom_) : 0.0;
     }
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lk(mu_);

@@ -35,6 +35,7 @@ struct EngineOptions {
   int64_t prefill_chunk = 512;     // prompt tokens per slot per step
   int64_t max_batch_tokens = 2048; // rows per forward call (decode rows count one each)
   double kv_budget_gib = 0;        // KV + state memory of all slots; 0: no limit beyond slots × ctx
+  int threads = 0;                 // OpenMP threads of the engine thread (per-thread setting); 0: default
 };
 
 // One token and its log-probabilities under the model (log-softmax of the raw logits).
@@ -143,6 +144,7 @@ class Engine {
   EngineOptions opt_;
   int64_t ctx_ = 0;
   size_t budget_bytes_ = 0;
+  size_t usage_denom_ = 0;  // bytes that make kv_usage 1
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Request>> queue_;
