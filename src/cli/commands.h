@@ -20,7 +20,9 @@ void register_grad(CLI::App& app);
 void register_supervise(CLI::App& app);
 void register_ckpt(CLI::App& app);
 void register_size(CLI::App& app);
-void register_eval(CLI::App& app);  // cmd_eval.cpp
+void register_serve(CLI::App& app);  // cmd_serve.cpp
+void register_rsa(CLI::App& app);    // cmd_rsa.cpp
+void register_eval(CLI::App& app);   // cmd_eval.cpp
 void register_bench_comm(CLI::App* bench);  // zaya bench comm
 void register_bench_gemm(CLI::App* bench);  // zaya bench gemm
 

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   zaya::cli::register_supervise(app);
   zaya::cli::register_ckpt(app);
   zaya::cli::register_size(app);
+  zaya::cli::register_serve(app);
+  zaya::cli::register_rsa(app);
   zaya::cli::register_eval(app);
   try {
     app.parse(argc, argv);
