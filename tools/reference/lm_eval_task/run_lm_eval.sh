@@ -25,10 +25,12 @@ if [ -z "$url" ]; then
   url="http://127.0.0.1:$port"
   for _ in $(seq 50); do curl -sf "$url/tokenizer_info" > /dev/null && break; sleep 0.2; done
 fi
+# The model name lm-eval sends: the server's own id (zaya serve answers 404 for any other).
+name=$(curl -sf "$url/v1/models" | python3 -c "import json,sys; print(json.load(sys.stdin)['data'][0]['id'])") || name=zaya
 mkdir -p "$tmp/tasks"
 sed "s|test: tools/reference/lm_eval_task/zaya_mc.jsonl|test: $here/zaya_mc.jsonl|" "$here/zaya_mc.yaml" > "$tmp/tasks/zaya_mc.yaml"
 lm_eval --model local-completions \
-  --model_args "model=zaya,base_url=$url/v1/completions,tokenizer_backend=remote,num_concurrent=1,max_retries=1" \
+  --model_args "model=$name,base_url=$url/v1/completions,tokenizer_backend=remote,num_concurrent=1,max_retries=1" \
   --tasks zaya_mc --include_path "$tmp/tasks" --output_path "$tmp/out" > "$tmp/lm_eval.log" 2>&1 \
   || { tail -30 "$tmp/lm_eval.log"; exit 1; }
 python3 "$here/check.py" "$tmp/zaya.json" "$tmp/out"
