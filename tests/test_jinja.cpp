@@ -337,3 +337,15 @@ TEST(ChatTemplateLoad, Gemma3ModelDirectory) {
 }
 
 }  // namespace
+
+// Format widths and precisions: wide fields render in full (Python's bytes); absurd ones are errors,
+// never an overflow (a fuzz find: '%4444444444444444444d').
+TEST(Jinja, FormatWidthsAreBounded) {
+  const auto r = [](const std::string& src) { return jinja::Template::parse(src, {}).render(ojson::object()); };
+  EXPECT_EQ(r("{{ '%600d' % 7 }}"), std::string(599, ' ') + "7");
+  EXPECT_EQ(r("{{ '%-600.3f|' % 2.5 }}"), "2.500" + std::string(595, ' ') + "|");
+  EXPECT_EQ(r("{{ '{:>600}'.format('ab') }}"), std::string(598, ' ') + "ab");
+  expect_error("{{ '%" + std::string(19, '4') + "d' % 1 }}", "width too big");
+  expect_error("{{ '%." + std::string(30, '9') + "f' % 1.0 }}", "precision too big");
+  expect_error("{{ '{:" + std::string(30, '9') + "}'.format(1) }}", "Too many decimal digits");
+}

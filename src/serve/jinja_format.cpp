@@ -14,6 +14,9 @@
 namespace zaya::jinja {
 
 namespace {
+// The largest %-format width or precision accepted (a field of 1 MiB; Python allows more, but a chat
+// template that asks for more is runaway).
+constexpr int64_t kMaxFieldWidth = int64_t(1) << 20;
 
 std::string c_format(const char* spec, double d) {
   char buf[512];
@@ -30,7 +33,13 @@ std::string c_format(const char* spec, double d) {
 std::string c_format_int(const char* spec, long long v) {
   char buf[512];
   const int n = std::snprintf(buf, sizeof buf, spec, v);
-  return n >= 0 && size_t(n) < sizeof buf ? std::string(buf, size_t(n)) : std::string();
+  if (n < 0 || size_t(n) >= sizeof buf) {  // a wide field: format again into a buffer of its size
+    std::string big(size_t(std::max(n, 0)) + 1, '\0');
+    std::snprintf(big.data(), big.size(), spec, v);
+    big.resize(size_t(std::max(n, 0)));
+    return big;
+  }
+  return std::string(buf, size_t(n));
 }
 
 std::string pad(const std::string& s, int64_t width, bool left_align) {
@@ -106,11 +115,16 @@ Value Interp::str_format_percent(const std::string& fmt, const Value& args) {
       width = w.as_int();
       if (width < 0) {
         flags.push_back('-');
-        width = -width;
+        width = width == INT64_MIN ? kMaxFieldWidth + 1 : -width;
       }
     } else {
-      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) width = std::max<int64_t>(width, 0) * 10 + (fmt[i++] - '0');
+      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) {
+        width = std::max<int64_t>(width, 0) * 10 + (fmt[i++] - '0');
+        if (width > kMaxFieldWidth) break;
+      }
     }
+    // Python raises for widths that do not fit its size type; a template may not ask for gigabytes.
+    if (width > kMaxFieldWidth) throw Error("width too big");
     if (i < fmt.size() && fmt[i] == '.') {
       ++i;
       prec = 0;
@@ -120,8 +134,12 @@ Value Interp::str_format_percent(const std::string& fmt, const Value& args) {
         if (!p.is_int()) throw Error("* wants int");
         prec = p.as_int();
       } else {
-        while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) prec = prec * 10 + (fmt[i++] - '0');
+        while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) {
+          prec = prec * 10 + (fmt[i++] - '0');
+          if (prec > kMaxFieldWidth) break;
+        }
       }
+      if (prec > kMaxFieldWidth) throw Error("precision too big");
     }
     while (i < fmt.size() && std::strchr("hlL", fmt[i])) ++i;
     if (i >= fmt.size()) throw Error("incomplete format");
@@ -238,12 +256,18 @@ Spec parse_spec(const std::string& s, const std::string& type) {
   if (i < u.size() && (u[i] == '+' || u[i] == '-' || u[i] == ' ')) sp.sign = char(u[i++]);
   if (i < u.size() && u[i] == '#') sp.alt = true, ++i;
   if (i < u.size() && u[i] == '0') sp.zero = true, ++i;
-  while (i < u.size() && u[i] >= '0' && u[i] <= '9') sp.width = std::max<int64_t>(sp.width, 0) * 10 + (u[i++] - '0');
+  while (i < u.size() && u[i] >= '0' && u[i] <= '9') {
+    sp.width = std::max<int64_t>(sp.width, 0) * 10 + (u[i++] - '0');
+    if (sp.width > kMaxFieldWidth) throw Error("Too many decimal digits in format string");
+  }
   if (i < u.size() && (u[i] == ',' || u[i] == '_')) sp.grouping = char(u[i++]);
   if (i < u.size() && u[i] == '.') {
     ++i;
     sp.prec = 0;
-    while (i < u.size() && u[i] >= '0' && u[i] <= '9') sp.prec = sp.prec * 10 + (u[i++] - '0');
+    while (i < u.size() && u[i] >= '0' && u[i] <= '9') {
+      sp.prec = sp.prec * 10 + (u[i++] - '0');
+      if (sp.prec > kMaxFieldWidth) throw Error("Too many decimal digits in format string");
+    }
   }
   if (i < u.size()) sp.type = char(u[i++]);
   if (i != u.size()) throw_error("Invalid format specifier '", s, "' for object of type '", type, "'");
