@@ -348,4 +348,5 @@ TEST(Jinja, FormatWidthsAreBounded) {
   expect_error("{{ '%" + std::string(19, '4') + "d' % 1 }}", "width too big");
   expect_error("{{ '%." + std::string(30, '9') + "f' % 1.0 }}", "precision too big");
   expect_error("{{ '{:" + std::string(30, '9') + "}'.format(1) }}", "Too many decimal digits");
+  expect_error("{{ '%d' % 1.23e81 }}", "64-bit integer range");
 }

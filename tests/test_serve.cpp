@@ -202,7 +202,7 @@ TEST(Serve, MalformedInputGets400) {
   expect_error(post(s, "/v1/completions", json{{"prompt", "x"}, {"stream", "yes"}}), 400, "stream");
   expect_error(post(s, "/v1/completions", json{{"prompt", "x"}, {"stream_options", {{"include_usage", true}}}}), 400,
                "stream_options");
-  expect_error(post(s, "/v1/completions", json{{"prompt", "x"}, {"min_tokens", 3}}), 400, "min_tokens");
+  expect_error(post(s, "/v1/completions", json{{"prompt", "x"}, {"max_tokens", 2}, {"min_tokens", 3}}), 400, "min_tokens");
   expect_error(post(s, "/v1/completions", json{{"prompt", "x"}, {"rsa", {{"n", 2}}}, {"stream", true}}), 400, "rsa");
   expect_error(post(s, "/v1/chat/completions", json{{"messages", "hi"}}), 400, "messages");
   expect_error(post(s, "/v1/chat/completions", json{{"messages", {{{"content", "hi"}}}}}), 400, "messages[0].role");

@@ -142,6 +142,59 @@ TEST(ServeStream, StopStrings) {
   EXPECT_EQ(streamed[0], expect);
 }
 
+// min_tokens (vLLM): before it, stop tokens cannot be sampled and stop strings do not match.
+TEST(ServeStream, MinTokensHoldsOffStops) {
+  json req = {{"prompt", "Hello there"}, {"max_tokens", 12}, {"temperature", 0}, {"ignore_eos", true},
+              {"logprobs", 0}};
+  Reply full = post(server(), "/v1/completions", req);
+  ASSERT_EQ(full.status, 200) << full.body;
+  // The first greedy token as a stop token: alone it ends the choice at once.
+  Reply t = post(server(), "/tokenize", json{{"prompt", full.j["choices"][0]["logprobs"]["tokens"][0]},
+                                             {"add_special_tokens", false}});
+  ASSERT_EQ(t.j["tokens"].size(), 1u) << t.body;
+  const int first = t.j["tokens"][0];
+  json stop_req = req;
+  stop_req["stop_token_ids"] = {first};
+  Reply a = post(server(), "/v1/completions", stop_req);
+  EXPECT_EQ(a.j["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(a.j["usage"]["completion_tokens"], 1);
+  // With min_tokens 5 the token is masked for 5 steps: at least 5 tokens, none of the first 5 is it.
+  stop_req["min_tokens"] = 5;
+  for (bool stream : {false, true}) {
+    stop_req["stream"] = stream;
+    Reply b = post(server(), "/v1/completions", stop_req);
+    ASSERT_EQ(b.status, 200) << b.body;
+    if (!stream) {
+      EXPECT_GE(b.j["usage"]["completion_tokens"].get<int>(), 5) << b.body;
+      Reply ids = post(server(), "/tokenize", json{{"prompt", b.j["choices"][0]["text"]}, {"add_special_tokens", false}});
+      for (size_t i = 0; i < std::min<size_t>(5, ids.j["tokens"].size()); ++i) EXPECT_NE(ids.j["tokens"][i], first);
+    } else {
+      auto texts = check_stream(parse_sse(b.body), 1, false, false);
+      EXPECT_FALSE(texts[0].empty());
+    }
+  }
+  // A stop string that the first token completes matches only from min_tokens on.
+  const std::string text = full.j["choices"][0]["text"];
+  const std::string tok0 = full.j["choices"][0]["logprobs"]["tokens"][0];
+  json sreq = req;
+  sreq["stop"] = {tok0};
+  Reply c = post(server(), "/v1/completions", sreq);
+  EXPECT_EQ(c.j["choices"][0]["text"], "");
+  sreq["min_tokens"] = 4;
+  Reply d = post(server(), "/v1/completions", sreq);
+  ASSERT_EQ(d.status, 200) << d.body;
+  std::string first3;
+  for (int i = 0; i < 3; ++i) first3 += full.j["choices"][0]["logprobs"]["tokens"][i].get<std::string>();
+  EXPECT_EQ(d.j["choices"][0]["text"].get<std::string>().rfind(first3, 0), 0u) << d.body;
+  EXPECT_GE(d.j["usage"]["completion_tokens"].get<int>(), 4);
+  EXPECT_TRUE(text.rfind(d.j["choices"][0]["text"].get<std::string>(), 0) == 0) << "a prefix of the greedy text";
+  // min_tokens above max_tokens is a 400 naming both.
+  sreq["min_tokens"] = 13;
+  Reply e = post(server(), "/v1/completions", sreq);
+  EXPECT_EQ(e.status, 400);
+  EXPECT_NE(e.body.find("max_tokens=12"), std::string::npos) << e.body;
+}
+
 TEST(ServeStream, GreedyNIsAllowedAndSeedsReproduce) {
   json req = {{"prompt", "x y"}, {"n", 2}, {"max_tokens", 8}, {"temperature", 0}, {"ignore_eos", true}};
   Reply r = post(server(), "/v1/completions", req);

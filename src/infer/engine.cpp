@@ -390,7 +390,16 @@ void Engine::step(std::vector<std::unique_ptr<Slot>>& running) {
     if (!sample) continue;
     EngineEvent ev;
     ev.kind = EngineEvent::Token;
-    ev.token.id = s.sampler.sample(last_row, V);
+    const float* pick_row = last_row;
+    if (s.generated < p.min_tokens && !p.stop_ids.empty()) {
+      // min_tokens: the stop tokens are masked out of the distribution sampled from; the reported
+      // logprobs stay those of the model's own distribution (vLLM's raw logprobs).
+      masked_.assign(last_row, last_row + V);
+      for (int32_t id : p.stop_ids)
+        if (id >= 0 && id < V) masked_[size_t(id)] = -std::numeric_limits<float>::infinity();
+      pick_row = masked_.data();
+    }
+    ev.token.id = s.sampler.sample(pick_row, V);
     if (p.logprobs) {
       LogSoftmax ls(last_row, V);
       ev.token.logprob = ls.lp(ev.token.id);

@@ -50,6 +50,7 @@ struct RequestParams {
   int64_t max_tokens = 16;         // 0 allowed: prefill only (e.g. echo + logprobs scoring)
   SamplerConfig sampler;
   std::vector<int32_t> stop_ids;   // stop tokens (the caller adds eos unless ignore_eos)
+  int64_t min_tokens = 0;          // until this many are generated, stop_ids cannot be sampled (vLLM)
   bool logprobs = false;           // report each generated token's logprob
   int top_logprobs = 0;            // and this many alternatives
   bool prompt_logprobs = false;    // report logprobs of prompt tokens 1..n-1 (echo); token 0 has none
@@ -145,6 +146,7 @@ class Engine {
   int64_t ctx_ = 0;
   size_t budget_bytes_ = 0;
   size_t usage_denom_ = 0;  // bytes that make kv_usage 1
+  std::vector<float> masked_;  // a logits row with min_tokens' stop ids masked (engine thread only)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Request>> queue_;

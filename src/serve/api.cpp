@@ -147,8 +147,6 @@ void check_unsupported(const json& o) {
     bad_request("repetition_penalty", "'repetition_penalty' other than 1 is not supported by this server");
   if (const json* v = field(o, "min_p"); v && as_number(*v, "min_p", 0.0, 1.0) != 0.0)
     bad_request("min_p", "'min_p' other than 0 is not supported by this server");
-  if (const json* v = field(o, "min_tokens"); v && as_int(*v, "min_tokens", 0, kMaxTokensLimit) != 0)
-    bad_request("min_tokens", "'min_tokens' other than 0 is not supported by this server");
   if (const json* v = field(o, "logit_bias")) {
     if (!v->is_object()) wrong_type("logit_bias", *v, "an object");
     if (!v->empty()) bad_request("logit_bias", "'logit_bias' is not supported by this server");
@@ -213,6 +211,12 @@ Sampling parse_sampling(const json& o, bool chat) {
     s.stop_token_ids = as_ids(*v, "stop_token_ids", true);
   }
   if (const json* v = field(o, "ignore_eos")) s.ignore_eos = as_bool(*v, "ignore_eos");
+  if (const json* v = field(o, "min_tokens")) {
+    s.min_tokens = as_int(*v, "min_tokens", 0, kMaxTokensLimit);
+    if (s.max_tokens && s.min_tokens > *s.max_tokens)
+      bad_request("min_tokens", "min_tokens must be less than or equal to max_tokens=" + std::to_string(*s.max_tokens) +
+                                    ", got " + std::to_string(s.min_tokens) + ".");
+  }
   if (const json* v = field(o, "skip_special_tokens")) s.skip_special_tokens = as_bool(*v, "skip_special_tokens");
   if (const json* v = field(o, "stream")) s.stream = as_bool(*v, "stream");
   if (const json* v = field(o, "stream_options")) {

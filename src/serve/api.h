@@ -63,6 +63,7 @@ struct Sampling {
   std::vector<std::string> stop;       // stop strings (non-empty)
   std::vector<int32_t> stop_token_ids;
   bool ignore_eos = false;
+  int64_t min_tokens = 0;              // stops (eos, stop_token_ids, stop strings) only from here on
   bool skip_special_tokens = true;
   bool stream = false;
   bool include_usage = false;          // stream_options.include_usage

@@ -17,7 +17,7 @@ std::string TextAssembler::push(int32_t id) {
   if (stopped_) return "";
   ++tokens_;
   const bool eos = contains(rules_.eos_ids, id);
-  if (eos || contains(rules_.stop_token_ids, id)) {
+  if (tokens_ >= rules_.min_tokens && (eos || contains(rules_.stop_token_ids, id))) {
     stopped_ = by_token_ = true;  // the stop token's own text is not part of the output (as vLLM)
     stop_reason_ = eos ? nlohmann::json(nullptr) : nlohmann::json(id);
     pending_ += dec_.flush();
@@ -40,7 +40,11 @@ std::string TextAssembler::finish() {
 std::string TextAssembler::scan(bool final) {
   size_t first = std::string::npos;
   const std::string* which = nullptr;
+  // Before min_tokens no stop string matches; possible beginnings are still held back, so a stop
+  // string that completes at or after min_tokens is found whole (as vLLM's stop check).
+  const bool match = tokens_ >= rules_.min_tokens;
   for (const auto& s : rules_.stop) {
+    if (!match) break;
     size_t p = pending_.find(s);
     if (p < first) {
       first = p;

@@ -26,6 +26,7 @@ struct DecodeRules {
   std::vector<std::string> stop;        // stop strings: the text ends before the first match
   bool skip_special = true;             // drop special tokens' text (vLLM's skip_special_tokens)
   std::vector<int32_t> keep_special;    // special tokens kept anyway (<think>, </think> for the reasoning split)
+  int64_t min_tokens = 0;               // no stop (token or string) before this many tokens (vLLM)
 };
 
 // Turns generated ids into text that is safe to emit: complete UTF-8 characters only (StreamDecoder)

@@ -168,6 +168,8 @@ Value Interp::str_format_percent(const std::string& fmt, const Value& args) {
           n = v.as_int();
         } else if (v.kind == Kind::Float && (conv == 'd' || conv == 'i' || conv == 'u')) {
           if (!std::isfinite(v.f)) throw Error("cannot convert float infinity to integer");
+          // Python would print the float's exact big integer; integers here are 64-bit.
+          if (!(std::fabs(v.f) < 9.2233720368547758e18)) throw Error("%d format: the float is outside the 64-bit integer range");
           n = int64_t(std::trunc(v.f));
         } else {
           throw_error("%", conv, " format: ", (conv == 'o' || conv == 'x' || conv == 'X') ? "an integer" : "a real number",

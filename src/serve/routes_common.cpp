@@ -85,6 +85,7 @@ std::vector<Choice> submit_choices(ServedModel& m, const std::vector<PromptPlan>
   rules.stop = s.stop;
   rules.skip_special = s.skip_special_tokens;
   rules.keep_special = m.keep_special;
+  rules.min_tokens = std::min(s.min_tokens, max_tokens);
   std::vector<int32_t> engine_stops = rules.eos_ids;
   engine_stops.insert(engine_stops.end(), s.stop_token_ids.begin(), s.stop_token_ids.end());
 
@@ -101,6 +102,7 @@ std::vector<Choice> submit_choices(ServedModel& m, const std::vector<PromptPlan>
         p.sampler.top_p = s.top_p;
         p.sampler.seed = s.seed ? uint64_t(*s.seed) + uint64_t(j) : random_seed();  // wraps, never UB
         p.stop_ids = engine_stops;
+        p.min_tokens = rules.min_tokens;
         p.logprobs = logprobs;
         p.top_logprobs = top_logprobs;
         p.prompt_logprobs = prompt_logprobs;
