@@ -2,6 +2,7 @@
 // in-process engine (docs/rsa.md, src/infer/rsa.h).
 //   zaya rsa --model DIR --prompt TEXT --n 16 --k 4 --rounds 1 --tau 4096 --max-tokens 40000 [--format json]
 //   zaya rsa --model DIR --problems aime.jsonl --preset report
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -99,7 +100,13 @@ void run(const RsaArgs& a) {
       ZAYA_CHECK(id < V, tok_path, ": token id ", id, " is outside the model's vocabulary (", V, ")");
     return ids;
   };
+  // Stops as the server's: the model's eos ids and the tokenizer's eos token (tokenizer_config.json),
+  // which for chat models is the end-of-turn token the template writes.
   ro.stop_ids = model->config().eos_ids;
+  if (tmpl && !tmpl->eos_token().empty()) {
+    const int32_t id = tok.token_to_id(tmpl->eos_token());
+    if (id >= 0 && std::find(ro.stop_ids.begin(), ro.stop_ids.end(), id) == ro.stop_ids.end()) ro.stop_ids.push_back(id);
+  }
 
   const int per_problem = cfg.n * (cfg.rounds + 1) + (cfg.final_aggregate ? 1 : 0);
   Progress bar("rsa", double(per_problem) * double(problems.size()), "traces");
