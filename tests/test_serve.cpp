@@ -56,6 +56,27 @@ TEST(Serve, LoadFailureIsReported) {
   expect_error(h, 500, "", "failed to load");
 }
 
+// The engine thread dies mid-request: the request gets a JSON error, /health turns 500 with the
+// reason and stays so (vLLM #7633), new requests are refused, and the server itself keeps answering.
+TEST(Serve, EngineDeathIsReportedNeverHealthy) {
+  ServeOptions o = serve_options();
+  o.engine.fault_after_steps = 3;
+  TestServer s(o);
+  ASSERT_EQ(get(s, "/health").status, 200);
+  Reply r = post(s, "/v1/completions", json{{"prompt", "hello"}, {"max_tokens", 20}, {"ignore_eos", true}});
+  EXPECT_GE(r.status, 500) << r.body;
+  ASSERT_TRUE(r.j.contains("error")) << r.body;
+  for (int i = 0; i < 2; ++i) {
+    Reply h = get(s, "/health");
+    expect_error(h, 500, "", "injected fault");
+  }
+  Reply again = post(s, "/v1/completions", json{{"prompt", "hello"}, {"max_tokens", 2}});
+  EXPECT_GE(again.status, 500) << again.body;
+  ASSERT_TRUE(again.j.contains("error")) << again.body;
+  expect_error(get(s, "/v1/models"), 500, "", "engine");  // the HTTP side still answers, in JSON
+  EXPECT_EQ(post(s, "/tokenize", json{{"prompt", "hi"}}).j.contains("error"), true);
+}
+
 TEST(Serve, ModelsList) {
   Reply r = get(server(), "/v1/models");
   ASSERT_EQ(r.status, 200) << r.body;

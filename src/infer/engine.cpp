@@ -277,6 +277,8 @@ void Engine::loop() {
       retire();
       std::lock_guard<std::mutex> lk(mu_);
       stats_.steps++;
+      if (opt_.fault_after_steps > 0 && stats_.steps >= opt_.fault_after_steps)
+        throw Error("injected fault after " + std::to_string(stats_.steps) + " steps (EngineOptions::fault_after_steps)");
       stats_.running = int64_t(running.size());
       stats_.kv_bytes = held;
       stats_.kv_usage = usage_denom_ ? double(held) / double(usage_denom_) : 0.0;

@@ -36,6 +36,7 @@ struct EngineOptions {
   int64_t max_batch_tokens = 2048; // rows per forward call (decode rows count one each)
   double kv_budget_gib = 0;        // KV + state memory of all slots; 0: no limit beyond slots × ctx
   int threads = 0;                 // OpenMP threads of the engine thread (per-thread setting); 0: default
+  int64_t fault_after_steps = 0;   // fault injection for tests: the engine thread fails after this many steps
 };
 
 // One token and its log-probabilities under the model (log-softmax of the raw logits).
