@@ -67,6 +67,7 @@ void run(const EvalArgs& a) {
 
   EngineOptions eo;
   eo.slots = a.slots;
+  eo.threads = a.threads;  // OpenMP threads are set per thread: the engine thread sets its own
   eo.ctx = max_length;
   eo.max_batch_tokens = a.batch;
   eo.prefill_chunk = std::min<int64_t>(eo.prefill_chunk, a.batch);

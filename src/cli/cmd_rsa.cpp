@@ -85,6 +85,7 @@ void run(const RsaArgs& a) {
 
   EngineOptions eo;
   eo.slots = a.slots > 0 ? a.slots : cfg.n;  // a whole round at once
+  eo.threads = a.threads;  // OpenMP threads are set per thread: the engine thread sets its own
   Engine engine(*model, eo);
   EngineRsaOptions ro;
   const int32_t V = model->config().vocab_size;
