@@ -26,7 +26,7 @@ args=(serve --model "$tmp/model" --host 127.0.0.1 --port 0 --slots 8 --ctx 1024 
 "$zaya" "${args[@]}" > "$tmp/serve.out" 2> "$tmp/serve.err" &
 srv=$!
 port=""
-for _ in $(seq 300); do
+for _ in $(seq 1200); do  # up to 2 minutes to load
   port=$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$tmp/serve.out" | head -1)
   [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/health" > /dev/null && break
   kill -0 "$srv" 2>/dev/null || { echo "zaya serve exited:"; cat "$tmp/serve.out" "$tmp/serve.err"; exit 1; }
