@@ -168,6 +168,20 @@ class OpenAIClient(unittest.TestCase):
                                       extra_body={"some_benchmark_field": {"a": 1}, "another": [1, 2]})
         self.assertEqual(len(r.choices), 1)
 
+    def test_rsa_through_extra_body(self):
+        rsa = {"n": 4, "k": 2, "rounds": 2, "tau": 3, "max_tokens": 8, "seed": 3}
+        r = self.c.chat.completions.create(model=self.model, messages=[{"role": "user", "content": "What is 2+2?"}],
+                                           extra_body={"rsa": rsa})
+        self.assertEqual(len(r.choices), 1)
+        self.assertIsInstance(r.choices[0].message.content, str)
+        run = r.model_extra["rsa"]
+        self.assertEqual([len(x["population"]) if isinstance(x["population"], list) else x["population"]
+                          for x in run["rounds"]], [4, 4, 4])
+        self.assertEqual(r.usage.prompt_tokens, run["usage"]["prompt_tokens"])
+        self.assertEqual(r.usage.completion_tokens, sum(sum(x["completion_lengths"]) for x in run["rounds"]))
+        with self.assertRaises(openai.BadRequestError):
+            self.c.completions.create(model=self.model, prompt="x", extra_body={"rsa": {"n": 2, "k": 3}})
+
     def test_logprobs_echo_max_tokens_0(self):
         ids = self.c.post(URL + "/tokenize", body={"prompt": "Hello world, again"}, cast_to=object)["tokens"]
         r = self.c.completions.create(model=self.model, prompt=ids, max_tokens=0, echo=True, logprobs=1,
