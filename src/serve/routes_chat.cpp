@@ -24,10 +24,6 @@ json chat_logprob(const Tokenizer& tok, const TokenLogprob& t) {
   return {{"token", s}, {"logprob", clamp_logprob(t.logprob)}, {"bytes", bytes_of(s)}, {"top_logprobs", std::move(top)}};
 }
 
-json usage_json(int64_t prompt, int64_t completion) {
-  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
-}
-
 std::string render_prompt(const ServedModel& m, const api::ChatRequest& r) {
   if (!m.chat)
     throw api::ApiError(400, "invalid_request_error",
@@ -187,17 +183,8 @@ void handle_chat(Core& core, const httplib::Request& req, httplib::Response& res
       return write(sse(chunk({{"index", c.index}, {"delta", json::object()}, {"logprobs", nullptr},
                               {"finish_reason", c.finish}, {"stop_reason", c.text->stop_reason()}})));
     };
-    std::string err = drive(st->choices, st->watch, on_delta);
-    if (err == "client") return client_gone(*core_p, write);
-    if (!err.empty()) {
-      write(sse(api::error_json(500, "server_error", err)));
-    } else if (include_usage) {
-      int64_t completion_total = 0;
-      for (auto& c : st->choices) completion_total += c.text->tokens();
-      write(sse({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model_id},
-                 {"choices", json::array()}, {"usage", usage_json(P, completion_total)}}));
-    }
-    write("data: [DONE]\n\n");
+    end_stream(*core_p, drive(st->choices, st->watch, on_delta), st->choices, include_usage,
+               {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model_id}}, P, write);
   };
   stream_response(res, job, [st, &core, rec = core.recorder()] { retire(st->choices, *core.reaper, rec); });
 }

@@ -124,6 +124,25 @@ std::vector<Choice> submit_choices(ServedModel& m, const std::vector<PromptPlan>
 
 std::string sse(const json& j) { return "data: " + api::dump(j) + "\n\n"; }
 
+json usage_json(int64_t prompt, int64_t completion) {
+  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+}
+
+void end_stream(const Core& core, const std::string& err, const std::vector<Choice>& choices, bool include_usage,
+                json head, int64_t prompt_tokens, const std::function<bool(const std::string&)>& write) {
+  if (err == "client") return client_gone(core, write);
+  if (!err.empty()) {
+    write(sse(api::error_json(500, "server_error", err)));
+  } else if (include_usage) {
+    int64_t completion = 0;
+    for (auto& c : choices) completion += c.text->tokens();
+    head["choices"] = json::array();
+    head["usage"] = usage_json(prompt_tokens, completion);
+    write(sse(head));
+  }
+  write("data: [DONE]\n\n");
+}
+
 void stream_response(httplib::Response& res, std::function<void(const std::function<bool(const std::string&)>&)> job,
                      std::function<void()> cleanup) {
   struct State {

@@ -40,10 +40,6 @@ struct CompletionLogprobs {
   }
 };
 
-json usage_json(int64_t prompt, int64_t completion) {
-  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
-}
-
 }  // namespace
 
 void handle_completions(Core& core, const httplib::Request& req, httplib::Response& res) {
@@ -166,17 +162,8 @@ void handle_completions(Core& core, const httplib::Request& req, httplib::Respon
                                 {"stop_reason", c.text->stop_reason()}})));
       return true;
     };
-    std::string err = drive(st->choices, st->watch, on_delta);
-    if (err == "client") return client_gone(*core_p, write);
-    if (!err.empty()) {
-      write(sse(api::error_json(500, "server_error", err)));
-    } else if (include_usage) {
-      int64_t completion_total = 0;
-      for (auto& c : st->choices) completion_total += c.text->tokens();
-      write(sse({{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model_id},
-                 {"choices", json::array()}, {"usage", usage_json(prompt_total, completion_total)}}));
-    }
-    write("data: [DONE]\n\n");
+    end_stream(*core_p, drive(st->choices, st->watch, on_delta), st->choices, include_usage,
+               {{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model_id}}, prompt_total, write);
   };
   stream_response(res, job, [st, &core, rec = core.recorder()] { retire(st->choices, *core.reaper, rec); });
 }

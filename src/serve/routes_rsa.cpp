@@ -104,10 +104,7 @@ json run_rsa_request(Core& core, ServedModel& m, const std::string& problem, con
     }
   return {{"text", res.final_text},
           {"finish_reason", finished ? "stop" : "length"},
-          {"usage",
-           {{"prompt_tokens", res.prompt_tokens},
-            {"completion_tokens", res.completion_tokens},
-            {"total_tokens", res.prompt_tokens + res.completion_tokens}}},
+          {"usage", usage_json(res.prompt_tokens, res.completion_tokens)},
           {"rsa", res.to_json()}};
 }
 

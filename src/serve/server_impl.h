@@ -83,5 +83,11 @@ json run_rsa_request(Core& core, ServedModel& m, const std::string& problem, con
 void stream_response(httplib::Response& res, std::function<void(const std::function<bool(const std::string&)>&)> job,
                      std::function<void()> cleanup);
 std::string sse(const json& j);  // "data: <json>\n\n"
+json usage_json(int64_t prompt, int64_t completion);  // {prompt_tokens, completion_tokens, total_tokens}
+// The end of a stream after drive() returned `err`: nothing more if the client left ("client"), an
+// error event for any other error, else the usage chunk (`head` + empty choices + usage) when asked
+// for; then [DONE].
+void end_stream(const Core& core, const std::string& err, const std::vector<Choice>& choices, bool include_usage,
+                json head, int64_t prompt_tokens, const std::function<bool(const std::string&)>& write);
 
 }  // namespace zaya::serve
