@@ -167,7 +167,6 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
 
-    st, data = Conn(a.url, a.key).post("/tokenize", {"prompt": "x"})
     model = json.loads(urlopen_get(a.url, "/v1/models", a.key))["data"][0]["id"]
     batching(a.url, a.key, model, 12)
 
